@@ -1,0 +1,2 @@
+//! Whole-process comparisons (not written yet).
+fn main() {}

@@ -1,0 +1,174 @@
+//! What clap saw on the command line, nothing more: no defaults from the
+//! environment, no validation beyond shapes. [`crate::config::Config`] merges
+//! this with the environment (each flag's variable is named in its help) and
+//! validates everything.
+
+use std::ffi::OsString;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Every option can also be set with the environment variable named in [env: ...];
+the command line wins. Lists split on whitespace or commas, hooks on ';' or newlines.
+
+Targets:
+  host:port, [::1]:port    TCP; ports 5432, 3306, 6379, 5672 get the postgres,
+                           mysql, redis and amqp probes
+  tcp://host:port          plain TCP connect, whatever the port
+  postgres://[user[:pass]@]host[:5432][/db]    mysql://, mariadb://  (:3306)
+  redis://[:pass@]host[:6379][/n]              amqp://host[:5672]
+  http://host[:port]/path, https://...         unix:///path.sock   file:///path
+  append #timeout=30s (and #status=204 for http) for per-target options
+
+Exit codes: the command's own; 128+N killed by signal N; 124 timed out;
+126 cannot execute; 127 not found; 2 bad arguments; 1 check: not ready.
+
+Examples:
+  preflight --wait db:5432 redis:6379 --hook 'python manage.py migrate' -- gunicorn app.wsgi
+  preflight wait postgres://db:5432 mysql://other:3306
+  preflight check redis:6379";
+
+/// Wait until dependencies are really ready, run setup hooks, then run the
+/// command as a correct PID 1 (signals forwarded, zombies reaped, exit status
+/// returned).
+#[derive(Debug, Parser)]
+#[command(
+    name = "preflight",
+    version,
+    after_help = AFTER_HELP,
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = false
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub mode: Option<ModeArgs>,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+
+    /// Run COMMAND before the command, after waiting; repeatable
+    /// [env: PREFLIGHT_HOOKS, split on ';' or newlines]
+    #[arg(long = "hook", value_name = "COMMAND", action = ArgAction::Append)]
+    pub hooks: Vec<String>,
+
+    /// Run every executable in DIR, in name order, before the --hook ones
+    /// [env: PREFLIGHT_HOOKS_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub hooks_dir: Option<OsString>,
+
+    /// Kill a hook that runs longer (TERM, --grace, KILL) and exit 124
+    /// [env: PREFLIGHT_HOOK_TIMEOUT]
+    #[arg(long, value_name = "DURATION")]
+    pub hook_timeout: Option<String>,
+
+    /// Hold a database lock (postgres:// or mysql:// URL) while the hooks run,
+    /// so replicas migrate one at a time [env: PREFLIGHT_LOCK]
+    #[arg(long, value_name = "URL")]
+    pub lock: Option<String>,
+
+    /// Run hooks and command as USER[:GROUP] (names or ids), like gosu
+    /// [env: PREFLIGHT_USER]
+    #[arg(long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+
+    /// Set NAME from the file named by NAME_FILE, as the official images do
+    /// (on|off) [env: PREFLIGHT_SECRETS_FROM_FILES]
+    #[arg(long, value_name = "on|off", num_args = 0..=1, default_missing_value = "on")]
+    pub secrets_from_files: Option<String>,
+
+    /// Send signals to the child only, not to its whole process group
+    /// [env: PREFLIGHT_SINGLE_CHILD]
+    #[arg(long)]
+    pub single_child: bool,
+
+    /// Rewrite a signal before forwarding it, e.g. TERM:QUIT (to 0 drops it);
+    /// repeatable [env: PREFLIGHT_REWRITE]
+    #[arg(long, value_name = "FROM:TO", action = ArgAction::Append)]
+    pub rewrite: Vec<String>,
+
+    /// Rewrite the command's exit code, e.g. 143:0; repeatable
+    /// [env: PREFLIGHT_REMAP_EXIT]
+    #[arg(long, value_name = "FROM:TO", action = ArgAction::Append)]
+    pub remap_exit: Vec<String>,
+
+    /// After the command exits, how long leftover processes get between TERM
+    /// and KILL [default: 5s] [env: PREFLIGHT_GRACE]
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
+
+    /// After forwarding TERM, KILL the command if it is still running this
+    /// much later [env: PREFLIGHT_KILL_AFTER]
+    #[arg(long, value_name = "DURATION")]
+    pub kill_after: Option<String>,
+
+    /// Do not register as child subreaper when not PID 1
+    /// [env: PREFLIGHT_NO_SUBREAPER]
+    #[arg(long)]
+    pub no_subreaper: bool,
+
+    /// Replace preflight with the command (exec) instead of supervising it
+    /// [env: PREFLIGHT_EXEC]
+    #[arg(long)]
+    pub exec: bool,
+
+    /// Send SIGNAL to the command when preflight's parent dies
+    /// [env: PREFLIGHT_PDEATHSIG]
+    #[arg(long, value_name = "SIGNAL")]
+    pub pdeathsig: Option<String>,
+
+    /// The command to run [env: PREFLIGHT_COMMAND, split like a shell]
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
+    pub command: Vec<OsString>,
+}
+
+/// Options that shape waiting and logging; they apply to every mode.
+#[derive(Debug, Args, Default)]
+pub struct WaitArgs {
+    /// Wait until every TARGET is ready before going on; repeatable
+    /// [env: PREFLIGHT_WAIT]
+    #[arg(id = "wait_targets", short = 'w', long = "wait", value_name = "TARGET", num_args = 1.., action = ArgAction::Append, global = true)]
+    pub targets: Vec<String>,
+
+    /// Give up waiting after DURATION (0: never) [default: 60s]
+    /// [env: PREFLIGHT_TIMEOUT]
+    #[arg(short, long, value_name = "DURATION", global = true)]
+    pub timeout: Option<String>,
+
+    /// Deadline of one try: connect plus protocol exchange [default: 2s]
+    /// [env: PREFLIGHT_TRY_TIMEOUT]
+    #[arg(long, value_name = "DURATION", global = true)]
+    pub try_timeout: Option<String>,
+
+    /// What to do when waiting times out: fail (exit 124) or continue
+    /// [env: PREFLIGHT_ON_TIMEOUT]
+    #[arg(long, value_name = "fail|continue", global = true)]
+    pub on_timeout: Option<String>,
+
+    /// More output (-v debug, -vv trace) [env: PREFLIGHT_LOG]
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less output (-q warnings only, -qq errors only)
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub quiet: u8,
+
+    /// Log line format on stderr: text or json [env: PREFLIGHT_LOG_FORMAT]
+    #[arg(long, value_name = "text|json", global = true)]
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModeArgs {
+    /// Wait until every TARGET is ready, then exit 0 (for init containers and
+    /// scripts)
+    Wait {
+        #[arg(value_name = "TARGET")]
+        targets: Vec<String>,
+    },
+    /// Try every TARGET once: exit 0 if all are ready now, 1 if not (for
+    /// HEALTHCHECK and readiness probes)
+    Check {
+        #[arg(value_name = "TARGET")]
+        targets: Vec<String>,
+    },
+}

@@ -1,0 +1,1 @@
+//! `--lock`: one replica at a time runs the hooks. (Not written yet.)

@@ -1,0 +1,121 @@
+//! What "ready" means, one file per protocol.
+//!
+//! Every probe has the same shape: `pub struct X` built from a [`Target`], and
+//! one `async fn check(&self) -> Result<(), ProbeError>` that makes exactly one
+//! try: resolve the name anew, connect, speak just enough of the protocol to
+//! tell "ready" from "not yet", and close politely. A probe never sleeps or
+//! retries, and never sets its own overall deadline: `wait/` wraps every try
+//! in one and drops the future when it passes. A probe must never allocate
+//! from a length the peer sent without a cap ([`net::MAX_FRAME`]).
+//!
+//! Adding a protocol: one new file, one arm in [`Probe`], one row in
+//! `target::SCHEMES`. Nothing in `wait/` changes.
+
+pub mod amqp;
+pub mod file;
+pub mod http;
+pub mod mysql;
+pub mod net;
+pub mod postgres;
+pub mod redis;
+pub mod tcp;
+pub mod unix;
+
+use std::fmt;
+use std::io;
+
+use crate::target::{Kind, Target};
+
+/// Why one try did not find the target ready.
+#[derive(Debug)]
+pub enum ProbeError {
+    /// The name does not resolve (yet): a compose or Kubernetes service whose
+    /// container has not started. Not a failure, just "not yet".
+    NameNotResolved { host: String, detail: String },
+    /// Connecting failed: refused, unreachable, reset.
+    Connect(io::Error),
+    /// The server answered, and said "not yet": its own words (PostgreSQL
+    /// 57P03 "the database system is starting up", Redis `-LOADING ...`).
+    NotReady(String),
+    /// The peer did not speak the protocol as expected: closed at once
+    /// (docker-proxy with nothing behind it), garbage, a length over the cap.
+    Protocol(String),
+    /// An I/O error in the middle of the exchange.
+    Io { about: &'static str, err: io::Error },
+    /// Ready will never come as configured: wrong password, certificate
+    /// rejected. Waiting stops for this target.
+    Fatal(String),
+    /// The try's deadline passed (set by `wait/`, not by the probe).
+    Timeout,
+}
+
+impl ProbeError {
+    /// Is another try worth it? Only [`ProbeError::Fatal`] says no.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, ProbeError::Fatal(_))
+    }
+
+    pub fn io(about: &'static str) -> impl FnOnce(io::Error) -> ProbeError {
+        move |err| ProbeError::Io { about, err }
+    }
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeError::NameNotResolved { host, detail } => {
+                write!(f, "name '{host}' does not resolve yet ({detail})")
+            }
+            ProbeError::Connect(e) => write!(f, "connect: {}", net::describe(e)),
+            ProbeError::NotReady(m) => write!(f, "not ready: {m}"),
+            ProbeError::Protocol(m) => write!(f, "protocol: {m}"),
+            ProbeError::Io { about, err } => write!(f, "{about}: {}", net::describe(err)),
+            ProbeError::Fatal(m) => f.write_str(m),
+            ProbeError::Timeout => f.write_str("no answer before the try's deadline"),
+        }
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
+/// The probe for one target: one arm per protocol.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    Tcp(tcp::Tcp),
+    Postgres(postgres::Postgres),
+    Mysql(mysql::Mysql),
+    Redis(redis::Redis),
+    Amqp(amqp::Amqp),
+    Http(http::Http),
+    Unix(unix::Unix),
+    File(file::File),
+}
+
+impl Probe {
+    pub fn new(target: &Target) -> Probe {
+        match target.kind {
+            Kind::Tcp => Probe::Tcp(tcp::Tcp::new(target)),
+            Kind::Postgres => Probe::Postgres(postgres::Postgres::new(target)),
+            Kind::Mysql => Probe::Mysql(mysql::Mysql::new(target)),
+            Kind::Redis => Probe::Redis(redis::Redis::new(target)),
+            Kind::Amqp => Probe::Amqp(amqp::Amqp::new(target)),
+            Kind::Http | Kind::Https => Probe::Http(http::Http::new(target)),
+            Kind::Unix => Probe::Unix(unix::Unix::new(target)),
+            Kind::File => Probe::File(file::File::new(target)),
+        }
+    }
+
+    /// One try.
+    pub async fn check(&self) -> Result<(), ProbeError> {
+        match self {
+            Probe::Tcp(p) => p.check().await,
+            Probe::Postgres(p) => p.check().await,
+            Probe::Mysql(p) => p.check().await,
+            Probe::Redis(p) => p.check().await,
+            Probe::Amqp(p) => p.check().await,
+            Probe::Http(p) => p.check().await,
+            Probe::Unix(p) => p.check().await,
+            Probe::File(p) => p.check().await,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! `NAME_FILE` → `NAME`, as the official images do. (Not written yet.)

@@ -1,0 +1,59 @@
+//! Every invalid argument, target or variable exits 2 with one line that
+//! names the bad value and what was expected, and no secret.
+
+use crate::support::preflight;
+
+fn fails_with_usage(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = preflight()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected: {stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "stdout belongs to the child: {:?}",
+        out.stdout
+    );
+    stderr
+}
+
+#[test]
+fn nothing_to_do_is_a_usage_error() {
+    let e = fails_with_usage(&[], &[]);
+    assert!(e.contains("nothing to do"), "{e}");
+}
+
+#[test]
+fn bad_targets_are_named() {
+    for (target, expected) in [
+        ("db", "expected a port"),
+        ("db:0", "out of range"),
+        ("db:65536", "out of range"),
+        ("mongo://db", "unknown scheme"),
+        ("[::1:5432", "']'"),
+    ] {
+        let e = fails_with_usage(&["wait", target], &[]);
+        assert!(e.contains(target) && e.contains(expected), "{target}: {e}");
+    }
+}
+
+#[test]
+fn bad_variables_are_named_and_secrets_hidden() {
+    let e = fails_with_usage(&["--", "true"], &[("PREFLIGHT_TIMEOUT", "-32")]);
+    assert!(e.contains("PREFLIGHT_TIMEOUT") && e.contains("-32"), "{e}");
+    let e = fails_with_usage(&["wait", "postgres://app:hunter2@db:99999/app"], &[]);
+    assert!(!e.contains("hunter2") && e.contains("app:***@db"), "{e}");
+}
+
+#[test]
+fn unknown_flags_are_one_line() {
+    let e = fails_with_usage(&["--frobnicate", "--", "true"], &[]);
+    assert!(e.contains("--frobnicate"), "{e}");
+}

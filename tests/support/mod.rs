@@ -1,0 +1,77 @@
+//! What every integration test shares: the built binary, and the rule for
+//! tests that need something from the machine (a real server, `unshare`):
+//! skip with a printed reason on a user's machine, fail when
+//! `PREFLIGHT_TEST_REQUIRE_SERVERS=1` (CI sets it).
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// The preflight binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_preflight"))
+}
+
+/// A `Command` for the preflight binary.
+pub fn preflight() -> Command {
+    Command::new(bin())
+}
+
+/// Must tests that need a server or `unshare` run (CI), rather than skip?
+pub fn required() -> bool {
+    std::env::var("PREFLIGHT_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
+}
+
+/// Skip the calling test with `reason`, or fail it when skipping is not
+/// allowed. Use as `return skip("...")` or through [`require!`].
+pub fn skip(reason: &str) {
+    if required() {
+        panic!("PREFLIGHT_TEST_REQUIRE_SERVERS=1 but {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
+
+/// `require!(condition, "reason")`: skip (or fail under CI) unless condition.
+#[macro_export]
+macro_rules! require {
+    ($cond:expr, $($reason:tt)+) => {
+        if !$cond {
+            $crate::support::skip(&format!($($reason)+));
+            return;
+        }
+    };
+}
+
+/// Does `unshare --pid --fork --mount-proc` work here (root, no seccomp wall)?
+pub fn have_unshare() -> bool {
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Is something accepting TCP connections at `addr`?
+pub fn listening(addr: &str) -> bool {
+    let Ok(addr) = addr.parse::<SocketAddr>() else {
+        return false;
+    };
+    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
+
+/// Is a program on PATH?
+pub fn have_program(name: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A port that was free a moment ago, for servers that cannot bind port 0
+/// themselves (postgres, redis-server...). Fake peers bind `127.0.0.1:0`.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().unwrap().port()
+}

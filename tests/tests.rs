@@ -1,0 +1,8 @@
+//! preflight's integration tests: one binary (link once), one module per
+//! behaviour. Tests drive the built binary as a user would, against real
+//! servers and, for PID 1, under `unshare --pid --fork --mount-proc`.
+
+mod support;
+
+/// Bad input: exit 2 with one line naming the value.
+mod cli_errors;
