@@ -2,6 +2,7 @@
 //! (Not written yet.)
 
 pub mod signals;
+mod sys;
 
 use std::ffi::OsString;
 use std::io;

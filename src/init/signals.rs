@@ -1,5 +1,7 @@
 //! Signal names and sets. (Forwarding lists: not written yet.)
 
+use nix::sys::signal::SigSet;
+
 /// Parse a signal: a name with or without `SIG` (`TERM`, `SIGTERM`, any case),
 /// a number (`15`), or a real-time one (`RTMIN`, `RTMIN+3`, `RTMAX-1`).
 /// `0` is accepted (for `--rewrite X:0`, which drops X).
@@ -51,16 +53,77 @@ pub fn parse(s: &str) -> Result<i32, String> {
         .map_err(|_| bad())
 }
 
-/// Block every signal preflight handles, in the calling (main) thread, before
-/// any other thread exists: threads inherit the mask, so signals stay pending
-/// until preflight takes them. (Not written yet.)
-pub fn block_all() {}
+/// Signals that end preflight's own work (waiting) at once.
+pub const TERMINATING: [i32; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
+
+/// Block every signal in the calling (main) thread, before any other thread
+/// exists: threads inherit the mask, so every signal stays pending until
+/// preflight takes it (with a signalfd while waiting, `sigwaitinfo` while
+/// supervising). Blocked signals are queued even for PID 1, which drops
+/// signals that have no handler. KILL and STOP cannot be blocked; a SEGV that
+/// preflight itself causes is still fatal (the kernel forces it).
+pub fn block_all() {
+    let _ = SigSet::all().thread_block();
+}
 
 /// Resolves with the number of the first terminating signal (TERM, INT, HUP,
-/// QUIT) that arrives; other signals are taken and dropped. Must be polled
-/// inside a tokio runtime. (Not written yet.)
+/// QUIT) that arrives; any other signal is taken and dropped (nothing runs
+/// yet to forward it to). Needs [`block_all`] first, and a tokio runtime.
+/// If no signalfd can be had, it never resolves (waiting still ends by its
+/// timeout).
 pub async fn terminating() -> i32 {
-    std::future::pending().await
+    match platform::terminating().await {
+        Ok(sig) => sig,
+        Err(e) => {
+            tracing::warn!("cannot watch for signals while waiting: {e}");
+            std::future::pending().await
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod platform {
+    use std::io;
+
+    use nix::sys::signal::SigSet;
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+    pub async fn terminating() -> io::Result<i32> {
+        let fd = SignalFd::with_flags(
+            &SigSet::all(),
+            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+        )?;
+        let fd = crate::init::sys::async_signalfd(fd)?;
+        loop {
+            let mut guard = fd.readable().await?;
+            match guard.get_inner().read_signal() {
+                Ok(Some(info)) => {
+                    let sig = info.ssi_signo as i32;
+                    if super::TERMINATING.contains(&sig) {
+                        return Ok(sig);
+                    }
+                    tracing::debug!(
+                        sig,
+                        "signal while waiting: nothing to forward it to, dropped"
+                    );
+                }
+                Ok(None) => guard.clear_ready(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod platform {
+    use std::io;
+
+    pub async fn terminating() -> io::Result<i32> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "signalfd is Linux-only",
+        ))
+    }
 }
 
 #[cfg(test)]
