@@ -6,3 +6,6 @@ mod support;
 
 /// Bad input: exit 2 with one line naming the value.
 mod cli_errors;
+
+/// PostgreSQL probe and --lock: real servers in every state, fake peers.
+mod postgres;

@@ -369,7 +369,7 @@ async fn authenticate(
                     .ok_or_else(|| ProbeError::Protocol("SASLFinal before SASL started".into()))?;
                 s.verify_server(data)?;
             }
-            7 | 8 | 9 => {
+            7..=9 => {
                 return Err(ProbeError::Fatal(
                     "the server asks for GSSAPI/SSPI authentication, which preflight does not \
                      speak"
