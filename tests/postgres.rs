@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::require;
-use crate::support::{free_port, listening, preflight};
+use crate::support::{free_port, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:5432";
 
@@ -429,11 +429,15 @@ async fn probes_leave_no_complaint_in_the_server_log() {
     // scram on 127.0.0.1: the probe closes at the password request.
     let pg = Pg::init(&bin, &[], &["host all all 127.0.0.1/32 scram-sha-256"]);
     pg.start();
+    pg.sql("CREATE ROLE app LOGIN PASSWORD 'pw'");
     // trust (initdb's default): the probe logs in and sends Terminate.
     let trust = Pg::init(&bin, &[], &[]);
     trust.start();
     for _ in 0..20 {
         try_once(&probe(&format!("postgres://{}", pg.addr())))
+            .await
+            .unwrap();
+        try_once(&probe(&format!("postgres://app:pw@{}/postgres", pg.addr())))
             .await
             .unwrap();
         try_once(&probe(&format!("postgres://{}", trust.addr())))
@@ -796,6 +800,62 @@ async fn lock_is_granted_to_the_second_only_after_the_first_socket_is_dropped() 
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
     }
     drop(second);
+}
+
+/// Backends of the shared server blocked on the advisory lock `key`.
+fn lock_waiters(key: i64) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-At",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+        ])
+        .arg(format!(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND ((classid::bigint << 32) | objid::bigint) = ({key}::bigint)"
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn a_lock_waiter_that_gives_up_leaves_no_backend_queued_for_the_lock() {
+    require!(listening(SHARED), "no PostgreSQL listening on {SHARED}");
+    require!(have_program("psql"), "no psql on PATH");
+    let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
+    let name = format!("preflight-test-abandon-{}", std::process::id());
+    let key = preflight::probe::postgres::lock_key(&name);
+    let held = preflight::probe::postgres::lock(&target, &name)
+        .await
+        .unwrap();
+    // wait/ drops a future whose deadline passed: here after 500 ms.
+    let r = tokio::time::timeout(
+        Duration::from_millis(500),
+        preflight::probe::postgres::lock(&target, &name),
+    )
+    .await;
+    assert!(r.is_err(), "got a lock that is held");
+    assert_eq!(lock_waiters(key), "1", "the waiter should have been queued");
+    // The abandoned backend notices its client is gone
+    // (client_connection_check_interval) and leaves the queue, instead of
+    // being granted the lock later for a dead session.
+    let start = Instant::now();
+    while lock_waiters(key) != "0" {
+        assert!(start.elapsed() < Duration::from_secs(10), "still queued");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "abandoned lock waiter left the queue after {:?}",
+        start.elapsed()
+    );
+    drop(held);
 }
 
 // ---------------------------------------------------------- fake peers
