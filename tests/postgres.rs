@@ -728,7 +728,7 @@ fn preflight_wait_on_a_refusing_standby_times_out_with_the_servers_reason() {
 /// another branch; until then it panics with `todo!`.)
 fn scheduler_missing() -> bool {
     let out = preflight()
-        .args(["wait", "--timeout", "1s", "tcp://127.0.0.1:1"])
+        .args(["wait", "--timeout", "100ms", "postgres://127.0.0.1:1"])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stderr).contains("not yet implemented")
