@@ -903,4 +903,150 @@ mod tests {
             .0;
         assert!(!e.contains("hunter2") && e.contains("***"), "{e}");
     }
+
+    #[test]
+    fn docker_compose_wait_variables_are_honoured_in_seconds() {
+        let c = config(
+            &["--", "true"],
+            &[
+                ("WAIT_HOSTS", "postgres:5432, mysql:3306 ,redis:6379"),
+                ("WAIT_PATHS", "/run/ready,/tmp/a#b"),
+                ("WAIT_TIMEOUT", "90"),
+                ("WAIT_HOST_CONNECT_TIMEOUT", "3"),
+                ("WAIT_SLEEP_INTERVAL", "4"),
+                ("WAIT_BEFORE", "1"),
+                ("WAIT_AFTER", "2"),
+            ],
+        )
+        .unwrap();
+        let kinds: Vec<_> = c.targets.iter().map(|t| t.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::Postgres,
+                Kind::Mysql,
+                Kind::Redis,
+                Kind::File,
+                Kind::File
+            ]
+        );
+        assert_eq!(c.targets[4].path, "/tmp/a#b");
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(c.wait.try_timeout, Duration::from_secs(3));
+        assert_eq!(c.wait.interval, Some(Duration::from_secs(4)));
+        assert_eq!(
+            (c.sleep_before, c.sleep_after),
+            (Duration::from_secs(1), Duration::from_secs(2))
+        );
+        // The older spellings too.
+        let c = config(
+            &["wait"],
+            &[
+                ("WAIT_HOSTS", "db:1"),
+                ("WAIT_HOSTS_TIMEOUT", "7"),
+                ("WAIT_BEFORE_HOSTS", "3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(7)));
+        assert_eq!(c.sleep_before, Duration::from_secs(3));
+        // Unset: preflight's defaults, no sleeps, the backoff.
+        let c = config(&["--", "true"], &[]).unwrap();
+        assert_eq!(c.wait.timeout, Some(DEFAULT_TIMEOUT));
+        assert_eq!(c.wait.interval, None);
+        assert!(c.sleep_before.is_zero() && c.sleep_after.is_zero());
+    }
+
+    #[test]
+    fn preflight_variables_and_the_command_line_win_over_docker_compose_wait() {
+        let env = [
+            ("WAIT_HOSTS", "a:1"),
+            ("WAIT_TIMEOUT", "90"),
+            ("WAIT_HOST_CONNECT_TIMEOUT", "3"),
+        ];
+        let c = config(&["--wait", "b:2", "-t", "5s", "--", "true"], &env).unwrap();
+        assert_eq!(c.targets[0].host, "b");
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(5)));
+        let mut env2 = env.to_vec();
+        env2.extend([
+            ("PREFLIGHT_WAIT", "c:3"),
+            ("PREFLIGHT_TIMEOUT", "0"),
+            ("PREFLIGHT_TRY_TIMEOUT", "1s"),
+        ]);
+        let c = config(&["--", "true"], &env2).unwrap();
+        assert_eq!(c.targets.len(), 1);
+        assert_eq!(c.targets[0].host, "c");
+        assert_eq!(c.wait.timeout, None);
+        assert_eq!(c.wait.try_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn bad_docker_compose_wait_values_are_errors_not_defaults() {
+        for (var, value, expected) in [
+            ("WAIT_TIMEOUT", "-32", "WAIT_TIMEOUT: '-32'"),
+            ("WAIT_TIMEOUT", "0", "WAIT_TIMEOUT: '0' must be above 0"),
+            (
+                "WAIT_SLEEP_INTERVAL",
+                "often",
+                "WAIT_SLEEP_INTERVAL: 'often'",
+            ),
+            ("WAIT_AFTER", "x", "WAIT_AFTER: 'x'"),
+            ("WAIT_PATHS", "relative/file", "WAIT_PATHS: 'relative/file'"),
+            ("WAIT_HOSTS", "db", "WAIT_HOSTS: invalid target 'db'"),
+        ] {
+            let e = config(&["--", "true"], &[(var, value)]).unwrap_err().0;
+            assert!(e.starts_with(expected), "{var}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_lock_has_a_default_name_that_can_be_changed() {
+        let c = config(&["--lock", "postgres://db/app", "--", "true"], &[]).unwrap();
+        assert_eq!(c.lock_name, "preflight");
+        let c = config(
+            &["--lock", "mysql://db", "--", "true"],
+            &[("PREFLIGHT_LOCK_NAME", "shop-migrations")],
+        )
+        .unwrap();
+        assert_eq!(c.lock_name, "shop-migrations");
+        let long = "x".repeat(65);
+        let e = config(
+            &["--lock", "mysql://db", "--lock-name", &long, "--", "true"],
+            &[],
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.starts_with("--lock-name: 'xxx"), "{e}");
+        let e = config(&["--lock", "redis://db", "--", "true"], &[])
+            .unwrap_err()
+            .0;
+        assert!(e.contains("not a postgres:// or mysql:// URL"), "{e}");
+    }
+
+    #[test]
+    fn secrets_from_files_is_off_on_or_a_list_of_names() {
+        let pick = |cli: Option<&str>, env: &[(&str, &str)]| {
+            secrets_from_files(cli, &env.iter().map(|(k, v)| (*k, *v)).collect())
+        };
+        assert_eq!(pick(None, &[]), Ok(SecretsFromFiles::Off));
+        assert_eq!(pick(Some("on"), &[]), Ok(SecretsFromFiles::All));
+        assert_eq!(
+            pick(Some("off"), &[("PREFLIGHT_SECRETS_FROM_FILES", "1")]),
+            Ok(SecretsFromFiles::Off)
+        );
+        assert_eq!(
+            pick(
+                None,
+                &[("PREFLIGHT_SECRETS_FROM_FILES", "DB_PASSWORD, SECRET_KEY")]
+            ),
+            Ok(SecretsFromFiles::Only(vec![
+                "DB_PASSWORD".into(),
+                "SECRET_KEY".into()
+            ]))
+        );
+        let e = pick(Some("maybe?"), &[]).unwrap_err().0;
+        assert!(e.starts_with("--secrets-from-files: 'maybe?'"), "{e}");
+        let c = config(&["--secrets-from-files", "--", "true"], &[]).unwrap();
+        assert_eq!(c.secrets_from_files, SecretsFromFiles::All);
+    }
 }
