@@ -6,3 +6,11 @@ mod support;
 
 /// Bad input: exit 2 with one line naming the value.
 mod cli_errors;
+/// Environment, secrets and docker-compose-wait variables; bad values stop the start.
+mod config_env;
+/// Hooks: order, failure, signals and timeout.
+mod hooks;
+/// `--lock`: replicas run their hooks one at a time; the socket never leaks.
+mod lock;
+/// `--user`: hooks and command run as another user, with its groups and HOME.
+mod user;
