@@ -60,7 +60,7 @@ fn three_replicas_run_their_hooks_one_at_a_time(url: &str, what: &str) {
         );
     }
 
-    let text = fs::read_to_string(&dir.join("log")).unwrap();
+    let text = fs::read_to_string(dir.join("log")).unwrap();
     let mut starts: HashMap<&str, u128> = HashMap::new();
     let mut spans: Vec<(u128, u128)> = Vec::new();
     let mut commands = 0;
