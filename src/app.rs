@@ -7,15 +7,22 @@
 //! 3. Waiting (and taking `--lock`) runs on a single-threaded tokio runtime,
 //!    built only when there is something to wait for and dropped before any
 //!    hook or the command starts: supervising needs no runtime.
-//! 4. Hooks, then the command, run under the synchronous init core.
+//! 4. `--lock` is taken after waiting succeeded, on a runtime of its own that
+//!    is dropped before the first hook; the lock's socket is held while the
+//!    hooks run and closed before the command starts.
+//! 5. Hooks, then the command, run under the synchronous init core.
 
 use std::time::Duration;
 
 use tracing::{error, info};
 
-use crate::config::{Config, Env, Mode, OnTimeout};
+use crate::config::{self, Config, Env, Mode, OnTimeout};
 use crate::exit_code::{self, Status};
 use crate::init::{self, Role};
+use crate::lock::{self, LockError};
+use crate::secrets::{self, Expansion};
+use crate::target::Target;
+use crate::user::{self, Credentials};
 use crate::wait::{self, WaitOutcome};
 
 /// Run preflight; returns the process's exit code.
@@ -23,7 +30,18 @@ pub fn run(cli: crate::cli::Cli) -> u8 {
     // Before anything else, and before any thread: see the module doc.
     init::signals::block_all();
 
-    let env = Env::from_process();
+    // `NAME_FILE` secrets are read first: the configuration is built from the
+    // environment they complete (`PGPASSWORD_FILE` for the probes,
+    // `PREFLIGHT_LOCK_FILE`...); the child gets those `--secrets-from-files`
+    // covers.
+    let raw = Env::from_process();
+    let (env, child_secrets) = match read_secrets(&cli, &raw) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("preflight: {e}");
+            return exit_code::USAGE;
+        }
+    };
     let config = match Config::from_args(cli, &env) {
         Ok(c) => c,
         Err(e) => {
@@ -39,8 +57,17 @@ pub fn run(cli: crate::cli::Cli) -> u8 {
             Ok(()) => exit_code::OK,
             Err(code) => code,
         },
-        Mode::Run => run_all(&config, &env),
+        Mode::Run => run_all(&config, &child_secrets),
     }
+}
+
+/// The environment to build the configuration from, and the secrets the
+/// child gets.
+fn read_secrets(cli: &crate::cli::Cli, raw: &Env) -> Result<(Env, Expansion), String> {
+    let which =
+        config::secrets_from_files(cli.secrets_from_files.as_deref(), raw).map_err(|e| e.0)?;
+    let expansion = secrets::read(raw, &which).map_err(|e| e.0)?;
+    Ok((expansion.apply(raw), expansion.only(&which)))
 }
 
 /// `preflight check`: one try each, 0 if all are ready now, 1 if not.
@@ -69,15 +96,26 @@ fn check(config: &Config) -> u8 {
 
 /// Wait for every target; Err carries the exit code to stop with.
 fn wait_phase(config: &Config) -> Result<(), u8> {
-    if config.targets.is_empty() {
+    if config.targets.is_empty() && config.sleep_before.is_zero() && config.sleep_after.is_zero() {
         return Ok(());
     }
     let runtime = runtime()?;
-    let outcome = runtime.block_on(wait::wait_all(
-        &config.targets,
-        &config.wait,
-        init::signals::terminating(),
-    ));
+    let outcome = runtime.block_on(async {
+        if let Err(sig) = pause(config.sleep_before, "WAIT_BEFORE").await {
+            return WaitOutcome::Interrupted(sig);
+        }
+        let outcome = if config.targets.is_empty() {
+            WaitOutcome::Ready
+        } else {
+            wait::wait_all(&config.targets, &config.wait, init::signals::terminating()).await
+        };
+        if matches!(outcome, WaitOutcome::Ready) {
+            if let Err(sig) = pause(config.sleep_after, "WAIT_AFTER").await {
+                return WaitOutcome::Interrupted(sig);
+            }
+        }
+        outcome
+    });
     // Blocking DNS lookups may still sit in tokio's pool: don't wait for them.
     runtime.shutdown_timeout(Duration::from_millis(100));
     match outcome {
@@ -105,21 +143,70 @@ fn wait_phase(config: &Config) -> Result<(), u8> {
     }
 }
 
-/// wait → hooks → command.
-fn run_all(config: &Config, env: &Env) -> u8 {
+/// docker-compose-wait's sleeps; Err(signal) if a terminating one comes first.
+async fn pause(d: Duration, why: &str) -> Result<(), i32> {
+    if d.is_zero() {
+        return Ok(());
+    }
+    info!("sleeping {:.1}s ({why})", d.as_secs_f64());
+    tokio::select! {
+        () = tokio::time::sleep(d) => Ok(()),
+        sig = init::signals::terminating() => Err(sig),
+    }
+}
+
+/// wait → lock → hooks → command.
+fn run_all(config: &Config, child_secrets: &Expansion) -> u8 {
+    // Everything that can be wrong is found before anything is waited on.
+    let credentials = match config.user.as_deref().map(credentials).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            error!("{e}");
+            return exit_code::USAGE;
+        }
+    };
+    let child_env = child_env(child_secrets, credentials.as_ref());
+    let path = child_env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_os_str());
+    let hooks = match crate::hooks::plan(config.hooks_dir.as_deref(), &config.hooks, path) {
+        Ok(h) => h,
+        Err(e) => {
+            error!("{e}");
+            return e.code;
+        }
+    };
+
     if let Err(code) = wait_phase(config) {
         return code;
     }
+    let lock = match &config.lock {
+        None => None,
+        Some(target) => match lock_phase(config, target) {
+            Ok(socket) => Some(socket),
+            Err(code) => return code,
+        },
+    };
+
     init::prepare(&config.init);
-    let child_env: Vec<_> = env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+    let mut cmd = init::Command {
+        argv: Vec::new(),
+        env: child_env,
+        credentials,
+    };
+    if let Err(code) = crate::hooks::run_all(&hooks, &cmd, config.hook_timeout, &config.init) {
+        return code;
+    }
+    if let Some(socket) = lock {
+        drop(socket);
+        info!("lock '{}' released", config.lock_name);
+    }
+
     let Some(argv) = config.command.clone() else {
         return exit_code::OK;
     };
-    let cmd = init::Command {
-        argv,
-        env: child_env,
-        credentials: None,
-    };
+    cmd.argv = argv;
     if config.init.exec {
         let e = init::exec(&cmd, &config.init);
         error!("cannot run {}: {}", e.program, e.err);
@@ -134,6 +221,63 @@ fn run_all(config: &Config, env: &Env) -> u8 {
                 crate::probe::net::describe(&e.err)
             );
             exit_code::for_exec_error(&e.err)
+        }
+    }
+}
+
+/// `--user`: resolved, and only when preflight can switch users.
+fn credentials(spec: &str) -> Result<Credentials, String> {
+    let euid = nix::unistd::geteuid();
+    if !euid.is_root() {
+        return Err(format!(
+            "--user '{spec}': preflight runs as uid {euid}, not root, so it cannot switch users"
+        ));
+    }
+    user::resolve(spec)
+}
+
+/// The environment of hooks and command: preflight's own (variables that are
+/// not UTF-8 included), with the secrets read from files, and the user's HOME.
+fn child_env(
+    secrets: &Expansion,
+    credentials: Option<&Credentials>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let mut env = secrets.apply_os(std::env::vars_os().collect());
+    if let Some(home) = credentials.and_then(|c| c.home.as_ref()) {
+        env.retain(|(k, _)| k != "HOME");
+        env.push(("HOME".into(), home.clone().into_os_string()));
+    }
+    env
+}
+
+/// Take `--lock` under the wait's timeout, on a runtime dropped on return.
+fn lock_phase(config: &Config, target: &Target) -> Result<std::net::TcpStream, u8> {
+    let name = &config.lock_name;
+    let runtime = runtime()?;
+    let result = runtime.block_on(lock::acquire(
+        target,
+        name,
+        config.wait.timeout,
+        init::signals::terminating(),
+    ));
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
+        Ok(socket) => {
+            info!("lock '{name}' taken on {target}");
+            Ok(socket)
+        }
+        Err(LockError::TimedOut(last)) => {
+            let last = last.map(|l| format!(": {l}")).unwrap_or_default();
+            error!("timed out taking lock '{name}' on {target}{last}");
+            Err(exit_code::TIMED_OUT)
+        }
+        Err(LockError::Failed(reason)) => {
+            error!("cannot take lock '{name}' on {target}: {reason}");
+            Err(exit_code::NOT_READY)
+        }
+        Err(LockError::Interrupted(sig)) => {
+            info!("stopped by signal {sig} while taking the lock; nothing was started");
+            Err(Status::Signaled(sig).code())
         }
     }
 }

@@ -66,14 +66,20 @@ pub struct Cli {
     #[arg(long, value_name = "URL")]
     pub lock: Option<String>,
 
+    /// The name of the --lock, for replicas of different apps sharing one
+    /// database [default: preflight] [env: PREFLIGHT_LOCK_NAME]
+    #[arg(long, value_name = "NAME")]
+    pub lock_name: Option<String>,
+
     /// Run hooks and command as USER[:GROUP] (names or ids), like gosu
     /// [env: PREFLIGHT_USER]
     #[arg(long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
 
-    /// Set NAME from the file named by NAME_FILE, as the official images do
-    /// (on|off) [env: PREFLIGHT_SECRETS_FROM_FILES]
-    #[arg(long, value_name = "on|off", num_args = 0..=1, default_missing_value = "on")]
+    /// Set NAME from the file named by NAME_FILE, as the official images do:
+    /// for every NAME_FILE (on), none (off), or only the NAMEs listed
+    /// [default: off] [env: PREFLIGHT_SECRETS_FROM_FILES]
+    #[arg(long, value_name = "on|off|NAME,...", num_args = 0..=1, default_missing_value = "on")]
     pub secrets_from_files: Option<String>,
 
     /// Send signals to the child only, not to its whole process group

@@ -82,11 +82,47 @@ pub struct WaitPolicy {
     pub timeout: Option<Duration>,
     pub try_timeout: Duration,
     pub on_timeout: OnTimeout,
+    /// A fixed pause between two tries of one target instead of the backoff
+    /// (`WAIT_SLEEP_INTERVAL`, docker-compose-wait's meaning); None: backoff.
+    pub interval: Option<Duration>,
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_TRY_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// The `--lock` name when none is given.
+pub const DEFAULT_LOCK_NAME: &str = "preflight";
+/// MySQL's `GET_LOCK` takes names of up to 64 characters.
+const MAX_LOCK_NAME: usize = 64;
+
+/// Which `NAME_FILE` variables become `NAME` (`--secrets-from-files`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretsFromFiles {
+    /// None (the default): a generic entrypoint cannot tell a secret's
+    /// `DB_PASSWORD_FILE` from `SSL_CERT_FILE` or `PID_FILE`, whose file may be
+    /// large, or not exist yet.
+    Off,
+    /// Every `NAME_FILE` in the environment.
+    All,
+    /// Only these NAMEs (`--secrets-from-files DB_PASSWORD,SECRET_KEY`).
+    Only(Vec<String>),
+}
+
+impl SecretsFromFiles {
+    /// Does `NAME_FILE` set `NAME`?
+    pub fn covers(&self, name: &str) -> bool {
+        match self {
+            SecretsFromFiles::Off => false,
+            SecretsFromFiles::All => true,
+            SecretsFromFiles::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// The credentials variables preflight's own probes read (see
+/// `apply_env_credentials`); their `_FILE` forms are read for the probes even
+/// with `--secrets-from-files off`, since their meaning is not in doubt.
+pub const CREDENTIAL_VARS: [&str; 3] = ["PGPASSWORD", "MYSQL_PWD", "REDISCLI_AUTH"];
 
 /// How the command (and each hook) is run and supervised.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,8 +148,13 @@ pub struct Config {
     pub hooks_dir: Option<PathBuf>,
     pub hook_timeout: Option<Duration>,
     pub lock: Option<Target>,
+    pub lock_name: String,
     pub user: Option<String>,
-    pub secrets_from_files: bool,
+    pub secrets_from_files: SecretsFromFiles,
+    /// Sleeps before and after waiting (docker-compose-wait's `WAIT_BEFORE`,
+    /// `WAIT_AFTER`); zero when unset.
+    pub sleep_before: Duration,
+    pub sleep_after: Duration,
     /// The command's argv; None when there is none (only valid for wait/check
     /// or for hooks alone).
     pub command: Option<Vec<OsString>>,
@@ -169,22 +210,24 @@ impl Config {
         // Targets: the command line replaces the environment's list.
         let mut raw_targets: Vec<String> = mode_targets;
         raw_targets.extend(cli.wait.targets.iter().cloned());
-        let (raw_targets, target_source) = if raw_targets.is_empty() {
-            (
-                env.non_empty("PREFLIGHT_WAIT")
-                    .map(split_list)
-                    .unwrap_or_default(),
-                "PREFLIGHT_WAIT",
-            )
+        // Each target with the name to blame for it.
+        let raw_targets: Vec<(String, &str)> = if !raw_targets.is_empty() {
+            raw_targets
+                .iter()
+                .flat_map(|t| split_list(t))
+                .map(|t| (t, "--wait"))
+                .collect()
+        } else if let Some(list) = env.non_empty("PREFLIGHT_WAIT") {
+            split_list(list)
+                .into_iter()
+                .map(|t| (t, "PREFLIGHT_WAIT"))
+                .collect()
         } else {
-            (
-                raw_targets.iter().flat_map(|t| split_list(t)).collect(),
-                "--wait",
-            )
+            compose_wait_targets(env)?
         };
         let mut targets = Vec::with_capacity(raw_targets.len());
-        for raw in &raw_targets {
-            let t = target::parse(raw).map_err(|e| ConfigError(format!("{target_source}: {e}")))?;
+        for (raw, source) in &raw_targets {
+            let t = target::parse(raw).map_err(|e| ConfigError(format!("{source}: {e}")))?;
             targets.push(t);
         }
         apply_env_credentials(&mut targets, env)?;
@@ -196,32 +239,44 @@ impl Config {
             )));
         }
 
+        // 0 on the command line or in PREFLIGHT_TIMEOUT: wait for ever.
         let timeout = match (Source {
             flag: "--timeout",
             var: "PREFLIGHT_TIMEOUT",
         })
         .pick(cli.wait.timeout.as_deref(), env)
         {
-            None => Some(DEFAULT_TIMEOUT),
+            None => Some(
+                compose_wait_seconds(env, &["WAIT_TIMEOUT", "WAIT_HOSTS_TIMEOUT"], true)?
+                    .unwrap_or(DEFAULT_TIMEOUT),
+            ),
             Some((v, name)) => {
                 let d = parse_duration(v).map_err(|e| ConfigError(format!("{name}: {e}")))?;
                 if d.is_zero() { None } else { Some(d) }
             }
         };
-        let try_timeout = duration_or(
+        let try_timeout = match optional_duration(
             Source {
                 flag: "--try-timeout",
                 var: "PREFLIGHT_TRY_TIMEOUT",
             },
             cli.wait.try_timeout.as_deref(),
             env,
-            DEFAULT_TRY_TIMEOUT,
-        )?;
-        if try_timeout.is_zero() {
-            return Err(ConfigError(
-                "--try-timeout: expected a duration above 0, like 2s".into(),
-            ));
-        }
+        )? {
+            Some(d) if d.is_zero() => {
+                return Err(ConfigError(
+                    "--try-timeout: expected a duration above 0, like 2s".into(),
+                ));
+            }
+            Some(d) => d,
+            None => compose_wait_seconds(env, &["WAIT_HOST_CONNECT_TIMEOUT"], true)?
+                .unwrap_or(DEFAULT_TRY_TIMEOUT),
+        };
+        let interval = compose_wait_seconds(env, &["WAIT_SLEEP_INTERVAL"], true)?;
+        let sleep_before = compose_wait_seconds(env, &["WAIT_BEFORE", "WAIT_BEFORE_HOSTS"], false)?
+            .unwrap_or_default();
+        let sleep_after = compose_wait_seconds(env, &["WAIT_AFTER", "WAIT_AFTER_HOSTS"], false)?
+            .unwrap_or_default();
         let on_timeout = match (Source {
             flag: "--on-timeout",
             var: "PREFLIGHT_ON_TIMEOUT",
@@ -287,24 +342,26 @@ impl Config {
                 Some(t)
             }
         };
+        let lock_name = match (Source {
+            flag: "--lock-name",
+            var: "PREFLIGHT_LOCK_NAME",
+        })
+        .pick(cli.lock_name.as_deref(), env)
+        {
+            None => DEFAULT_LOCK_NAME.to_string(),
+            Some((v, name)) if v.trim().is_empty() || v.chars().count() > MAX_LOCK_NAME => {
+                return Err(ConfigError(format!(
+                    "{name}: '{v}' is not a lock name, expected 1 to {MAX_LOCK_NAME} characters"
+                )));
+            }
+            Some((v, _)) => v.to_string(),
+        };
 
         let user = cli
             .user
             .clone()
             .or_else(|| env.non_empty("PREFLIGHT_USER").map(str::to_string));
-        let secrets_from_files = match (Source {
-            flag: "--secrets-from-files",
-            var: "PREFLIGHT_SECRETS_FROM_FILES",
-        })
-        .pick(cli.secrets_from_files.as_deref(), env)
-        {
-            None => false,
-            Some((v, name)) => parse_bool(v).ok_or_else(|| {
-                ConfigError(format!(
-                    "{name}: '{v}' is not one of: on, off, true, false, 1, 0"
-                ))
-            })?,
-        };
+        let secrets_from_files = secrets_from_files(cli.secrets_from_files.as_deref(), env)?;
 
         let command = if !cli.command.is_empty() {
             Some(cli.command.clone())
@@ -432,13 +489,17 @@ impl Config {
                 timeout,
                 try_timeout,
                 on_timeout,
+                interval,
             },
             hooks,
             hooks_dir,
             hook_timeout,
             lock,
+            lock_name,
             user,
             secrets_from_files,
+            sleep_before,
+            sleep_after,
             command,
             init,
             log_filter,
@@ -447,11 +508,99 @@ impl Config {
     }
 }
 
+/// `--secrets-from-files` / `PREFLIGHT_SECRETS_FROM_FILES`: `on` (also true,
+/// yes, 1), `off` (false, no, 0), or a list of NAMEs. Public because the
+/// caller needs it before [`Config::from_args`]: the secret files are read
+/// into the environment that the configuration is then built from.
+pub fn secrets_from_files(cli: Option<&str>, env: &Env) -> Result<SecretsFromFiles, ConfigError> {
+    let src = Source {
+        flag: "--secrets-from-files",
+        var: "PREFLIGHT_SECRETS_FROM_FILES",
+    };
+    let Some((v, name)) = src.pick(cli, env) else {
+        return Ok(SecretsFromFiles::Off);
+    };
+    if let Some(b) = parse_bool(v) {
+        return Ok(if b {
+            SecretsFromFiles::All
+        } else {
+            SecretsFromFiles::Off
+        });
+    }
+    let names = split_list(v);
+    match names.iter().find(|n| !is_variable_name(n)) {
+        Some(bad) => Err(ConfigError(format!(
+            "{name}: '{bad}' is not one of: on, off, or a list of variable NAMEs (whose NAME_FILE is read)"
+        ))),
+        None => Ok(SecretsFromFiles::Only(names)),
+    }
+}
+
+fn is_variable_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// docker-compose-wait's targets, when neither `--wait` nor `PREFLIGHT_WAIT`
+/// gives any: `WAIT_HOSTS` (`host:port` pairs) and `WAIT_PATHS` (absolute
+/// paths that must exist: `file://` targets), each split on commas or
+/// whitespace.
+fn compose_wait_targets(env: &Env) -> Result<Vec<(String, &'static str)>, ConfigError> {
+    let mut out: Vec<(String, &'static str)> = env
+        .non_empty("WAIT_HOSTS")
+        .map(split_list)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| (h, "WAIT_HOSTS"))
+        .collect();
+    for path in env
+        .non_empty("WAIT_PATHS")
+        .map(split_list)
+        .unwrap_or_default()
+    {
+        if !path.starts_with('/') {
+            return Err(ConfigError(format!(
+                "WAIT_PATHS: '{path}' is not an absolute path, like /run/app/ready"
+            )));
+        }
+        // file:// URLs are percent-decoded: keep '%', '#' and '?' literal.
+        let escaped = path
+            .replace('%', "%25")
+            .replace('#', "%23")
+            .replace('?', "%3F");
+        out.push((format!("file://{escaped}"), "WAIT_PATHS"));
+    }
+    Ok(out)
+}
+
+/// The first of `names` that is set, as docker-compose-wait reads it: a number
+/// of seconds (a duration with a unit, like `1500ms`, is accepted too).
+/// Unlike docker-compose-wait, a bad value is an error, not the default.
+fn compose_wait_seconds(
+    env: &Env,
+    names: &[&str],
+    above_zero: bool,
+) -> Result<Option<Duration>, ConfigError> {
+    let Some((name, v)) = names.iter().find_map(|n| env.non_empty(n).map(|v| (*n, v))) else {
+        return Ok(None);
+    };
+    let d = parse_duration(v).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+    if above_zero && d.is_zero() {
+        return Err(ConfigError(format!(
+            "{name}: '{v}' must be above 0 seconds"
+        )));
+    }
+    Ok(Some(d))
+}
+
 /// Credentials from the environment, for targets whose URL names a user but no
 /// password: `PGPASSWORD` (postgres), `MYSQL_PWD` (mysql), and for redis
 /// `REDISCLI_AUTH` even without a user. Each also as `NAME_FILE` (a path).
-/// Reading `_FILE` paths is I/O, so it is left to the caller: here only the
-/// value of the variable itself is used.
+/// Reading `_FILE` paths is I/O, so it is left to the caller: `app` reads them
+/// into the environment (see `secrets`) before the configuration is built.
 fn apply_env_credentials(targets: &mut [Target], env: &Env) -> Result<(), ConfigError> {
     for t in targets.iter_mut() {
         let var = match t.kind {
@@ -753,5 +902,151 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(!e.contains("hunter2") && e.contains("***"), "{e}");
+    }
+
+    #[test]
+    fn docker_compose_wait_variables_are_honoured_in_seconds() {
+        let c = config(
+            &["--", "true"],
+            &[
+                ("WAIT_HOSTS", "postgres:5432, mysql:3306 ,redis:6379"),
+                ("WAIT_PATHS", "/run/ready,/tmp/a#b"),
+                ("WAIT_TIMEOUT", "90"),
+                ("WAIT_HOST_CONNECT_TIMEOUT", "3"),
+                ("WAIT_SLEEP_INTERVAL", "4"),
+                ("WAIT_BEFORE", "1"),
+                ("WAIT_AFTER", "2"),
+            ],
+        )
+        .unwrap();
+        let kinds: Vec<_> = c.targets.iter().map(|t| t.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::Postgres,
+                Kind::Mysql,
+                Kind::Redis,
+                Kind::File,
+                Kind::File
+            ]
+        );
+        assert_eq!(c.targets[4].path, "/tmp/a#b");
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(c.wait.try_timeout, Duration::from_secs(3));
+        assert_eq!(c.wait.interval, Some(Duration::from_secs(4)));
+        assert_eq!(
+            (c.sleep_before, c.sleep_after),
+            (Duration::from_secs(1), Duration::from_secs(2))
+        );
+        // The older spellings too.
+        let c = config(
+            &["wait"],
+            &[
+                ("WAIT_HOSTS", "db:1"),
+                ("WAIT_HOSTS_TIMEOUT", "7"),
+                ("WAIT_BEFORE_HOSTS", "3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(7)));
+        assert_eq!(c.sleep_before, Duration::from_secs(3));
+        // Unset: preflight's defaults, no sleeps, the backoff.
+        let c = config(&["--", "true"], &[]).unwrap();
+        assert_eq!(c.wait.timeout, Some(DEFAULT_TIMEOUT));
+        assert_eq!(c.wait.interval, None);
+        assert!(c.sleep_before.is_zero() && c.sleep_after.is_zero());
+    }
+
+    #[test]
+    fn preflight_variables_and_the_command_line_win_over_docker_compose_wait() {
+        let env = [
+            ("WAIT_HOSTS", "a:1"),
+            ("WAIT_TIMEOUT", "90"),
+            ("WAIT_HOST_CONNECT_TIMEOUT", "3"),
+        ];
+        let c = config(&["--wait", "b:2", "-t", "5s", "--", "true"], &env).unwrap();
+        assert_eq!(c.targets[0].host, "b");
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(5)));
+        let mut env2 = env.to_vec();
+        env2.extend([
+            ("PREFLIGHT_WAIT", "c:3"),
+            ("PREFLIGHT_TIMEOUT", "0"),
+            ("PREFLIGHT_TRY_TIMEOUT", "1s"),
+        ]);
+        let c = config(&["--", "true"], &env2).unwrap();
+        assert_eq!(c.targets.len(), 1);
+        assert_eq!(c.targets[0].host, "c");
+        assert_eq!(c.wait.timeout, None);
+        assert_eq!(c.wait.try_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn bad_docker_compose_wait_values_are_errors_not_defaults() {
+        for (var, value, expected) in [
+            ("WAIT_TIMEOUT", "-32", "WAIT_TIMEOUT: '-32'"),
+            ("WAIT_TIMEOUT", "0", "WAIT_TIMEOUT: '0' must be above 0"),
+            (
+                "WAIT_SLEEP_INTERVAL",
+                "often",
+                "WAIT_SLEEP_INTERVAL: 'often'",
+            ),
+            ("WAIT_AFTER", "x", "WAIT_AFTER: 'x'"),
+            ("WAIT_PATHS", "relative/file", "WAIT_PATHS: 'relative/file'"),
+            ("WAIT_HOSTS", "db", "WAIT_HOSTS: invalid target 'db'"),
+        ] {
+            let e = config(&["--", "true"], &[(var, value)]).unwrap_err().0;
+            assert!(e.starts_with(expected), "{var}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_lock_has_a_default_name_that_can_be_changed() {
+        let c = config(&["--lock", "postgres://db/app", "--", "true"], &[]).unwrap();
+        assert_eq!(c.lock_name, "preflight");
+        let c = config(
+            &["--lock", "mysql://db", "--", "true"],
+            &[("PREFLIGHT_LOCK_NAME", "shop-migrations")],
+        )
+        .unwrap();
+        assert_eq!(c.lock_name, "shop-migrations");
+        let long = "x".repeat(65);
+        let e = config(
+            &["--lock", "mysql://db", "--lock-name", &long, "--", "true"],
+            &[],
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.starts_with("--lock-name: 'xxx"), "{e}");
+        let e = config(&["--lock", "redis://db", "--", "true"], &[])
+            .unwrap_err()
+            .0;
+        assert!(e.contains("not a postgres:// or mysql:// URL"), "{e}");
+    }
+
+    #[test]
+    fn secrets_from_files_is_off_on_or_a_list_of_names() {
+        let pick = |cli: Option<&str>, env: &[(&str, &str)]| {
+            secrets_from_files(cli, &env.iter().map(|(k, v)| (*k, *v)).collect())
+        };
+        assert_eq!(pick(None, &[]), Ok(SecretsFromFiles::Off));
+        assert_eq!(pick(Some("on"), &[]), Ok(SecretsFromFiles::All));
+        assert_eq!(
+            pick(Some("off"), &[("PREFLIGHT_SECRETS_FROM_FILES", "1")]),
+            Ok(SecretsFromFiles::Off)
+        );
+        assert_eq!(
+            pick(
+                None,
+                &[("PREFLIGHT_SECRETS_FROM_FILES", "DB_PASSWORD, SECRET_KEY")]
+            ),
+            Ok(SecretsFromFiles::Only(vec![
+                "DB_PASSWORD".into(),
+                "SECRET_KEY".into()
+            ]))
+        );
+        let e = pick(Some("maybe?"), &[]).unwrap_err().0;
+        assert!(e.starts_with("--secrets-from-files: 'maybe?'"), "{e}");
+        let c = config(&["--secrets-from-files", "--", "true"], &[]).unwrap();
+        assert_eq!(c.secrets_from_files, SecretsFromFiles::All);
     }
 }

@@ -1,2 +1,310 @@
-//! The hooks phase: `--hooks-dir` executables in name order, then `--hook`s.
-//! (Not written yet.)
+//! The hooks phase: `python manage.py migrate` & co., after every wait
+//! succeeded and before the command.
+//!
+//! Contract:
+//! - Order: every executable file in `--hooks-dir`, in byte order of their
+//!   names (what the image bakes in, as `/docker-entrypoint.d` in the official
+//!   images), then each `--hook` in the order given (what the deployment adds).
+//!   Anything else in the directory (no execute bit, a subdirectory, a broken
+//!   link) is skipped with a line saying so.
+//! - Everything that can be known before starting is checked before anything
+//!   starts ([`plan`]): a missing directory (exit 2), a `--hook` whose program
+//!   is not found (127) or cannot be executed (126).
+//! - Each hook runs under the init core like the command ([`Role::Hook`]):
+//!   same environment, user, signal forwarding; its output passes straight
+//!   through; its start and end are logged with the time taken.
+//! - The first hook that does not succeed stops the start, and its status is
+//!   preflight's: its exit code, 128+N if it died of signal N, 124 if it ran
+//!   past `--hook-timeout` (it was killed), 126/127 if it could not be
+//!   started. A terminating signal forwarded to a hook means no further hook
+//!   and no command: 128+N.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tracing::{error, info};
+
+use crate::config::InitOptions;
+use crate::exit_code::{self, Status};
+use crate::init::{self, Role};
+
+/// One hook, ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    pub argv: Vec<OsString>,
+}
+
+impl fmt::Display for Hook {
+    /// The hook as a shell would quote it, for log lines.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<String> = self
+            .argv
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
+        f.write_str(&shell_words::join(words))
+    }
+}
+
+/// Why the hooks cannot run: the exit code and the one-line message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The hooks in the order they run: `dir`'s executables by name, then
+/// `hooks`. `path` is the `PATH` the hooks will see, to find their programs.
+/// Lines for skipped files are logged here.
+pub fn plan(
+    dir: Option<&Path>,
+    hooks: &[Vec<OsString>],
+    path: Option<&OsStr>,
+) -> Result<Vec<Hook>, HookError> {
+    let mut out = Vec::new();
+    if let Some(dir) = dir {
+        out.extend(list_dir(dir)?.into_iter().map(|p| Hook {
+            argv: vec![p.into_os_string()],
+        }));
+    }
+    for argv in hooks {
+        let hook = Hook { argv: argv.clone() };
+        let Some(program) = argv.first() else {
+            continue;
+        };
+        if let Err((code, why)) = find_program(program, path) {
+            return Err(HookError {
+                code,
+                message: format!("hook '{hook}': '{}' {why}", Path::new(program).display()),
+            });
+        }
+        out.push(hook);
+    }
+    Ok(out)
+}
+
+/// The executables in `dir`, sorted by name; the rest skipped with a line.
+fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, HookError> {
+    let usage = |why: String| HookError {
+        code: exit_code::USAGE,
+        message: format!("hooks directory '{}': {why}", dir.display()),
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => usage("does not exist".into()),
+        _ => usage(crate::probe::net::describe(&e)),
+    })?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| usage(crate::probe::net::describe(&e)))?;
+        paths.push(entry.path());
+    }
+    paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    let mut out = Vec::new();
+    for p in paths {
+        // Follows links: a link to an executable is a hook.
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => out.push(p),
+            Ok(m) if m.is_file() => info!("skipping {}: not executable", p.display()),
+            Ok(_) => info!("skipping {}: not a file", p.display()),
+            Err(e) => info!(
+                "skipping {}: {}",
+                p.display(),
+                crate::probe::net::describe(&e)
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Where `execvp` would find `program`: Err((127 or 126, why)) if nowhere.
+/// Execute bits are checked as root sees them (any x bit).
+fn find_program(program: &OsStr, path: Option<&OsStr>) -> Result<PathBuf, (u8, String)> {
+    let candidate = |p: &Path| -> Result<(), (u8, String)> {
+        match std::fs::metadata(p) {
+            Err(_) => Err((exit_code::NOT_FOUND, "not found".into())),
+            Ok(m) if m.is_dir() => Err((exit_code::CANNOT_EXECUTE, "is a directory".into())),
+            Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+                Err((exit_code::CANNOT_EXECUTE, "is not executable".into()))
+            }
+            Ok(_) => Ok(()),
+        }
+    };
+    if program.as_encoded_bytes().contains(&b'/') {
+        let p = PathBuf::from(program);
+        return candidate(&p).map(|()| p);
+    }
+    // glibc's execvp searches /bin:/usr/bin when PATH is unset.
+    let search = path.unwrap_or(OsStr::new("/bin:/usr/bin"));
+    let mut found_unexecutable = None;
+    for dir in std::env::split_paths(search) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let p = dir.join(program);
+        match candidate(&p) {
+            Ok(()) => return Ok(p),
+            Err((exit_code::CANNOT_EXECUTE, why)) => {
+                found_unexecutable.get_or_insert(why);
+            }
+            Err(_) => {}
+        }
+    }
+    Err(match found_unexecutable {
+        Some(why) => (exit_code::CANNOT_EXECUTE, why),
+        None => (exit_code::NOT_FOUND, "not found in PATH".into()),
+    })
+}
+
+/// Run `hooks` one after the other, each as `template` says (environment,
+/// credentials); Err(code) at the first one that does not succeed.
+pub fn run_all(
+    hooks: &[Hook],
+    template: &init::Command,
+    timeout: Option<Duration>,
+    opts: &InitOptions,
+) -> Result<(), u8> {
+    for hook in hooks {
+        let cmd = init::Command {
+            argv: hook.argv.clone(),
+            ..template.clone()
+        };
+        info!("hook '{hook}': starting");
+        let started = Instant::now();
+        let ended = match init::run(&cmd, Role::Hook { timeout }, opts) {
+            Ok(ended) => ended,
+            Err(e) => {
+                error!(
+                    "hook '{hook}': cannot run '{}': {}",
+                    e.program,
+                    crate::probe::net::describe(&e.err)
+                );
+                return Err(exit_code::for_exec_error(&e.err));
+            }
+        };
+        let took = Took(started.elapsed());
+        if let Some(sig) = ended.terminating_signal {
+            info!(
+                "hook '{hook}': {} after {took}; stopped by {}: nothing else starts",
+                describe(ended.status),
+                signal_name(sig)
+            );
+            return Err(Status::Signaled(sig).code());
+        }
+        if ended.timed_out {
+            error!("hook '{hook}': still running after {took} (--hook-timeout): killed");
+            return Err(exit_code::TIMED_OUT);
+        }
+        if !ended.status.success() {
+            error!(
+                "hook '{hook}': {} after {took}: the command is not started",
+                describe(ended.status)
+            );
+            return Err(ended.status.code());
+        }
+        info!("hook '{hook}': done in {took}");
+    }
+    Ok(())
+}
+
+/// `exited with status 3`, `killed by SIGKILL`.
+fn describe(status: Status) -> String {
+    match status {
+        Status::Exited(code) => format!("exited with status {code}"),
+        Status::Signaled(sig) => format!("killed by {}", signal_name(sig)),
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {sig}"))
+}
+
+/// A duration for log lines: `850ms`, `12.3s`.
+struct Took(Duration);
+
+impl fmt::Display for Took {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms < 1000 {
+            write!(f, "{ms}ms")
+        } else {
+            write!(f, "{:.1}s", self.0.as_secs_f64())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(Took(Duration::from_millis(5)).to_string(), "5ms");
+        assert_eq!(Took(Duration::from_millis(12_345)).to_string(), "12.3s");
+    }
+
+    #[test]
+    fn programs_are_found_like_execvp() {
+        let path = Some(OsStr::new("/nonexistent:/bin:/usr/bin"));
+        assert!(find_program(OsStr::new("sh"), path).is_ok());
+        assert_eq!(
+            find_program(OsStr::new("no-such-program-here"), path)
+                .unwrap_err()
+                .0,
+            127
+        );
+        assert_eq!(
+            find_program(OsStr::new("/etc/passwd"), path).unwrap_err().0,
+            126
+        );
+        assert_eq!(find_program(OsStr::new("/etc"), path).unwrap_err().0, 126);
+        assert_eq!(
+            find_program(OsStr::new("/no/such"), path).unwrap_err().0,
+            127
+        );
+    }
+
+    #[test]
+    fn a_hook_that_cannot_run_is_named_before_anything_starts() {
+        let hooks = vec![
+            vec![OsString::from("true")],
+            vec![OsString::from("frobnicate"), OsString::from("--now")],
+        ];
+        let e = plan(None, &hooks, Some(OsStr::new("/bin:/usr/bin"))).unwrap_err();
+        assert_eq!(e.code, 127);
+        assert_eq!(
+            e.message,
+            "hook 'frobnicate --now': 'frobnicate' not found in PATH"
+        );
+        let e = plan(
+            Some(Path::new("/no/such/dir")),
+            &[],
+            Some(OsStr::new("/bin")),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (2, "hooks directory '/no/such/dir': does not exist")
+        );
+    }
+
+    #[test]
+    fn hooks_show_as_a_shell_would_quote_them() {
+        let h = Hook {
+            argv: vec!["echo".into(), "a b".into()],
+        };
+        assert_eq!(h.to_string(), "echo 'a b'");
+    }
+}

@@ -9,3 +9,12 @@ mod cli_errors;
 
 /// PostgreSQL probe and --lock: real servers in every state, fake peers.
 mod postgres;
+
+/// Environment, secrets and docker-compose-wait variables; bad values stop the start.
+mod config_env;
+/// Hooks: order, failure, signals and timeout.
+mod hooks;
+/// `--lock`: replicas run their hooks one at a time; the socket never leaks.
+mod lock;
+/// `--user`: hooks and command run as another user, with its groups and HOME.
+mod user;

@@ -1,0 +1,152 @@
+//! `--lock`: replicas that start together run their hooks one at a time,
+//! against the real PostgreSQL (127.0.0.1:5432, trust, user postgres) and
+//! MariaDB (127.0.0.1:3306, root without a password); the lock's socket never
+//! reaches a hook or the command. Needs the init core and the postgres/mysql
+//! lock functions.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use crate::require;
+use crate::support::{listening, preflight};
+
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const MYSQL: &str = "mysql://root@127.0.0.1:3306";
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("preflight-lock-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A lock name no other test run shares.
+fn lock_name(what: &str) -> String {
+    format!("preflight-test-{what}-{}", std::process::id())
+}
+
+/// Three preflights at once, each with a hook that logs its start and end
+/// (nanoseconds) around a pause: the hooks never overlap, all three commands
+/// start.
+fn three_replicas_run_their_hooks_one_at_a_time(url: &str, what: &str) {
+    let dir = scratch(what);
+    let log = dir.join("log");
+    let log = log.to_str().unwrap();
+    let hook = format!(
+        "sh -c 'echo start $$ $(date +%s%N) >> {log}; sleep 0.3; echo end $$ $(date +%s%N) >> {log}'"
+    );
+    let command = format!("echo command >> {log}");
+    let name = lock_name(what);
+    let replicas: Vec<_> = (0..3)
+        .map(|_| {
+            preflight()
+                .args(["--lock", url, "--lock-name", &name, "--timeout", "30s"])
+                .args(["--hook", &hook, "--", "sh", "-c", &command])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for replica in replicas {
+        let out = replica.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let text = fs::read_to_string(dir.join("log")).unwrap();
+    let mut starts: HashMap<&str, u128> = HashMap::new();
+    let mut spans: Vec<(u128, u128)> = Vec::new();
+    let mut commands = 0;
+    for line in text.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        match words[..] {
+            ["start", pid, t] => {
+                starts.insert(pid, t.parse().unwrap());
+            }
+            ["end", pid, t] => spans.push((starts[pid], t.parse().unwrap())),
+            ["command"] => commands += 1,
+            _ => panic!("unexpected line {line:?} in {text}"),
+        }
+    }
+    assert_eq!(spans.len(), 3, "{text}");
+    assert_eq!(commands, 3, "every replica's command starts: {text}");
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "hooks overlap: one ran {:?}, the next started at {}\n{text}",
+            pair[0],
+            pair[1].0
+        );
+    }
+}
+
+#[test]
+fn postgres_replicas_run_their_hooks_one_at_a_time() {
+    require!(
+        listening("127.0.0.1:5432"),
+        "no PostgreSQL on 127.0.0.1:5432"
+    );
+    three_replicas_run_their_hooks_one_at_a_time(POSTGRES, "pg");
+}
+
+#[test]
+fn mysql_replicas_run_their_hooks_one_at_a_time() {
+    require!(listening("127.0.0.1:3306"), "no MariaDB on 127.0.0.1:3306");
+    three_replicas_run_their_hooks_one_at_a_time(MYSQL, "mysql");
+}
+
+/// The descriptors a hook and the command see: only 0, 1, 2 (and the one
+/// `ls` opens to read the directory); no socket.
+fn the_lock_socket_never_leaks(url: &str) {
+    let out = preflight()
+        .args(["--lock", url, "--lock-name", &lock_name("fd")])
+        .args(["--hook", "sh -c 'echo hook; ls -l /proc/self/fd'"])
+        .args(["--", "sh", "-c", "echo command; ls -l /proc/self/fd"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("hook") && stdout.contains("command"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("socket:"), "a socket leaked:\n{stdout}");
+    for line in stdout.lines().filter(|l| l.contains(" -> ")) {
+        let fd: u32 = line
+            .split(" -> ")
+            .next()
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected ls line {line:?}"));
+        assert!(fd <= 3, "descriptor {fd} leaked: {line}\n{stdout}");
+    }
+}
+
+#[test]
+fn the_postgres_lock_socket_never_reaches_a_hook_or_the_command() {
+    require!(
+        listening("127.0.0.1:5432"),
+        "no PostgreSQL on 127.0.0.1:5432"
+    );
+    the_lock_socket_never_leaks(POSTGRES);
+}
+
+#[test]
+fn the_mysql_lock_socket_never_reaches_a_hook_or_the_command() {
+    require!(listening("127.0.0.1:3306"), "no MariaDB on 127.0.0.1:3306");
+    the_lock_socket_never_leaks(MYSQL);
+}
