@@ -18,3 +18,14 @@ mod hooks;
 mod lock;
 /// `--user`: hooks and command run as another user, with its groups and HOME.
 mod user;
+
+/// `check`: one try each, 0 or 1 with the reason.
+mod wait_check;
+/// Fake peers (closed port, black hole) and a handle on a running preflight.
+mod wait_peers;
+/// Waiting ends when every target is ready, and the command starts after.
+mod wait_ready;
+/// TERM/INT/HUP while waiting: 128+N at once, nothing started.
+mod wait_signals;
+/// The deadline: exit 124 with reasons, continue, per-target, in-flight tries.
+mod wait_timeout;

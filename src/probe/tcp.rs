@@ -1,8 +1,11 @@
-//! (Tcp probe: not written yet.)
+//! Plain TCP: ready when a connection is accepted.
+//!
+//! THROWAWAY body from the `wait` branch, so the scheduler's integration tests
+//! and benchmarks can run; the tcp probe of the http/tcp branch replaces it.
 
 use crate::target::Target;
 
-use super::ProbeError;
+use super::{ProbeError, net};
 
 #[derive(Debug, Clone)]
 pub struct Tcp {
@@ -17,7 +20,8 @@ impl Tcp {
     }
 
     pub async fn check(&self) -> Result<(), ProbeError> {
-        let _ = &self.target;
-        todo!("tcp probe")
+        net::connect(&self.target.host, self.target.port)
+            .await
+            .map(drop)
     }
 }
