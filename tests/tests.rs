@@ -6,3 +6,6 @@ mod support;
 
 /// Bad input: exit 2 with one line naming the value.
 mod cli_errors;
+
+/// The MySQL/MariaDB probe and `--lock`: real servers, fake peers.
+mod mysql;
