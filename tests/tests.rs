@@ -9,3 +9,6 @@ mod cli_errors;
 
 /// The MySQL/MariaDB probe and `--lock`: real servers, fake peers.
 mod mysql;
+
+/// The Redis probe: PING/AUTH/SELECT, -LOADING behind -NOAUTH, fake peers.
+mod redis;
