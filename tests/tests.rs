@@ -12,3 +12,6 @@ mod mysql;
 
 /// The Redis probe: PING/AUTH/SELECT, -LOADING behind -NOAUTH, fake peers.
 mod redis;
+
+/// The AMQP probe: Connection.Start, the optional login, fake peers.
+mod amqp;
