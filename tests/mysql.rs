@@ -259,6 +259,27 @@ async fn lock_is_held_until_its_socket_is_dropped() {
         .expect("first lock hung")
         .unwrap();
     assert!(first.take_error().unwrap().is_none());
+    // Held under exactly that name, as another client spells it.
+    let literal = name.replace('\\', "\\\\").replace('\'', "\\'");
+    let holder = shared_sql(&format!("SELECT IS_USED_LOCK('{literal}')"));
+    assert_ne!(holder, "NULL", "the lock is not held under its name");
+    // Blocking, and closed on exec: it never leaks into a hook or the command.
+    let fdinfo = std::fs::read_to_string(format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&first)
+    ))
+    .unwrap();
+    let flags = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+        .unwrap();
+    assert_ne!(flags & libc::O_CLOEXEC as u32, 0, "not CLOEXEC: {flags:o}");
+    assert_eq!(
+        flags & libc::O_NONBLOCK as u32,
+        0,
+        "still non-blocking: {flags:o}"
+    );
 
     let t2 = t.clone();
     let name2 = name.clone();
