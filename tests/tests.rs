@@ -29,3 +29,12 @@ mod wait_ready;
 mod wait_signals;
 /// The deadline: exit 124 with reasons, continue, per-target, in-flight tries.
 mod wait_timeout;
+
+/// The MySQL/MariaDB probe and `--lock`: real servers, fake peers.
+mod mysql;
+
+/// The Redis probe: PING/AUTH/SELECT, -LOADING behind -NOAUTH, fake peers.
+mod redis;
+
+/// The AMQP probe: Connection.Start, the optional login, fake peers.
+mod amqp;

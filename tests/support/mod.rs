@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,0 +1,270 @@
+//! The AMQP probe against the machine's RabbitMQ (127.0.0.1:5672,
+//! guest/guest), a RabbitMQ node of the test's own (its own node name,
+//! ports, directories and cookie; slow to boot, so one test), and fake peers.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use preflight::probe::{Probe, ProbeError};
+use preflight::target::parse;
+use tokio::time::timeout;
+
+use crate::require;
+use crate::support::fake::{self, Peer};
+use crate::support::{free_port, listening};
+
+const SHARED: &str = "127.0.0.1:5672";
+
+async fn check(url: &str) -> Result<(), ProbeError> {
+    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
+    timeout(Duration::from_secs(10), probe.check())
+        .await
+        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
+}
+
+#[tokio::test]
+async fn ready_answers_connection_start() {
+    require!(listening(SHARED), "no RabbitMQ on {SHARED}");
+    check(&format!("amqp://{SHARED}")).await.unwrap();
+    check(SHARED).await.unwrap();
+}
+
+#[tokio::test]
+async fn with_credentials_it_opens_the_vhost() {
+    require!(listening(SHARED), "no RabbitMQ on {SHARED}");
+    check(&format!("amqp://guest:guest@{SHARED}"))
+        .await
+        .unwrap();
+    check(&format!("amqp://guest:guest@{SHARED}/%2f"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn wrong_password_is_fatal() {
+    require!(listening(SHARED), "no RabbitMQ on {SHARED}");
+    match check(&format!("amqp://guest:wrong@{SHARED}")).await {
+        Err(e @ ProbeError::Fatal(_)) => assert!(e.to_string().contains("403"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_missing_vhost_is_not_ready() {
+    require!(listening(SHARED), "no RabbitMQ on {SHARED}");
+    match check(&format!(
+        "amqp://guest:guest@{SHARED}/preflight-no-such-vhost"
+    ))
+    .await
+    {
+        Err(ProbeError::NotReady(m)) => assert!(m.contains("530"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A RabbitMQ node of the test's own, in its own process group (killed as a
+/// group on drop), sharing nothing with the machine's node but epmd.
+struct RabbitMq {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl RabbitMq {
+    const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+    fn start() -> RabbitMq {
+        let port = free_port();
+        let dist = free_port();
+        let dir = std::env::temp_dir().join(format!("preflight-test-rabbitmq-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("enabled_plugins"), "[].").unwrap();
+        std::fs::write(dir.join("env.conf"), "").unwrap();
+        let d = |name: &str| dir.join(name);
+        let child = Command::new(Self::SERVER)
+            .current_dir(&dir)
+            .env("HOME", &dir)
+            .env("RABBITMQ_CONF_ENV_FILE", d("env.conf"))
+            .env("RABBITMQ_NODENAME", format!("preflight{port}@localhost"))
+            .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+            .env("RABBITMQ_NODE_PORT", port.to_string())
+            .env("RABBITMQ_DIST_PORT", dist.to_string())
+            .env("RABBITMQ_MNESIA_BASE", d("mnesia"))
+            .env("RABBITMQ_LOG_BASE", d("log"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", d("enabled_plugins"))
+            .env("RABBITMQ_CONFIG_FILE", d("rabbitmq"))
+            .env("RABBITMQ_ADVANCED_CONFIG_FILE", d("advanced.config"))
+            .env("RABBITMQ_PID_FILE", d("pid"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        RabbitMq {
+            child: Some(child),
+            dir,
+            port,
+        }
+    }
+
+    fn stop(&mut self, signal: nix::sys::signal::Signal) {
+        if let Some(mut child) = self.child.take() {
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, signal);
+            let _ = child.wait();
+            // The BEAM may outlive the script that started it.
+            let started = Instant::now();
+            while nix::sys::signal::killpg(group, None).is_ok()
+                && started.elapsed() < Duration::from_secs(20)
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for RabbitMq {
+    fn drop(&mut self) {
+        self.stop(nix::sys::signal::Signal::SIGKILL);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The broker is refused while it boots, then answers at once; stopped, it
+/// is refused again.
+#[tokio::test]
+async fn a_broker_started_then_stopped_mid_wait() {
+    require!(
+        std::path::Path::new(RabbitMq::SERVER).exists(),
+        "rabbitmq-server not installed"
+    );
+    let mut node = RabbitMq::start();
+    let url = format!("amqp://guest:guest@127.0.0.1:{}", node.port);
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    loop {
+        let r = check(&url).await;
+        let ok = r.is_ok();
+        seen.push(r.map_err(|e| e.to_string()));
+        if ok {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "never ready: {:?}",
+            seen.last()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen[0].as_ref().is_err_and(|e| e.contains("refused")),
+        "{:?}",
+        seen[0]
+    );
+    eprintln!(
+        "rabbitmq ready after {:?}, {} tries",
+        started.elapsed(),
+        seen.len()
+    );
+    node.stop(nix::sys::signal::Signal::SIGTERM);
+    let r = check(&url).await;
+    assert!(matches!(r, Err(ProbeError::Connect(_))), "{r:?}");
+}
+
+// ---- fake peers ----
+
+/// A frame: type, channel, size, payload, 0xCE.
+fn frame(kind: u8, channel: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![kind];
+    f.extend_from_slice(&channel.to_be_bytes());
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    f.push(0xce);
+    f
+}
+
+/// A minimal Connection.Start.
+fn start_frame() -> Vec<u8> {
+    let mut p = vec![0, 10, 0, 10, 0, 9];
+    p.extend_from_slice(&0u32.to_be_bytes()); // empty server-properties
+    p.extend_from_slice(&5u32.to_be_bytes());
+    p.extend_from_slice(b"PLAIN");
+    p.extend_from_slice(&5u32.to_be_bytes());
+    p.extend_from_slice(b"en_US");
+    frame(1, 0, &p)
+}
+
+async fn fake_check(peer: Peer, creds: bool) -> Result<(), ProbeError> {
+    let addr = fake::start(peer).await;
+    let url = if creds {
+        format!("amqp://u:p@{addr}")
+    } else {
+        format!("amqp://{addr}")
+    };
+    check(&url).await
+}
+
+#[tokio::test]
+async fn a_fake_connection_start_is_ready() {
+    fake_check(Peer::ReplyThenClose(start_frame()), false)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_silent_peer_leaves_the_deadline_to_the_caller() {
+    let addr = fake::start(Peer::Silent).await;
+    let probe = Probe::new(&parse(&format!("amqp://{addr}")).unwrap());
+    assert!(
+        timeout(Duration::from_millis(300), probe.check())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn misbehaving_peers_are_protocol_errors() {
+    let mut bad_end = start_frame();
+    *bad_end.last_mut().unwrap() = 0;
+    let mut huge = vec![1, 0, 0];
+    huge.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
+    let tune_first = frame(1, 0, &[0, 10, 0, 30, 0, 0, 0, 0, 0x10, 0, 0, 0]);
+    for (peer, creds) in [
+        (Peer::CloseAtOnce, false),
+        (
+            Peer::ReplyThenClose(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
+            false,
+        ),
+        (
+            Peer::ReplyThenClose(b"AMQP\x00\x01\x00\x00".to_vec()),
+            false,
+        ),
+        (Peer::ReplyThenClose(bad_end), false),
+        (Peer::Send(huge), false),
+        (Peer::ReplyThenClose(tune_first), false),
+        (Peer::ReplyThenClose(frame(3, 0, b"body")), false),
+        (Peer::ReplyThenClose(start_frame()[..9].to_vec()), false),
+        // Connection.Start, then gone before Tune.
+        (Peer::ReplyThenClose(start_frame()), true),
+    ] {
+        let r = fake_check(peer.clone(), creds).await;
+        assert!(matches!(r, Err(ProbeError::Protocol(_))), "{peer:?}: {r:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_version_mismatch_names_the_offered_version() {
+    match fake_check(
+        Peer::ReplyThenClose(b"AMQP\x00\x01\x00\x00".to_vec()),
+        false,
+    )
+    .await
+    {
+        Err(ProbeError::Protocol(m)) => assert!(m.contains("0-1-0-0"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

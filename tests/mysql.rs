@@ -1,0 +1,735 @@
+//! The MySQL/MariaDB probe and `--lock` against the machine's MariaDB
+//! (127.0.0.1:3306, root without password), against MariaDB instances of the
+//! test's own (started on a free port, removed on drop), and against fake
+//! peers that misbehave.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use preflight::probe::{Probe, ProbeError, mysql};
+use preflight::target::{Target, parse};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::timeout;
+
+use crate::require;
+use crate::support::fake::{self, Peer};
+use crate::support::{free_port, have_program, listening};
+
+const SHARED: &str = "127.0.0.1:3306";
+
+fn target(url: &str) -> Target {
+    parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+/// One try, bounded: a probe that hangs fails the test instead.
+async fn check(url: &str) -> Result<(), ProbeError> {
+    let probe = Probe::new(&target(url));
+    timeout(Duration::from_secs(10), probe.check())
+        .await
+        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
+}
+
+/// Run the shared server's client as root.
+fn shared_sql(sql: &str) -> String {
+    let out = Command::new("mariadb")
+        .args(["-h127.0.0.1", "-P3306", "-uroot", "-N", "-B", "-e", sql])
+        .output()
+        .expect("run mariadb");
+    assert!(out.status.success(), "{sql}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn shared_available() -> bool {
+    listening(SHARED) && have_program("mariadb")
+}
+
+/// A MariaDB server of the test's own: a fresh data directory, a free port,
+/// killed and removed on drop (also when the test fails).
+struct MariaDb {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+    args: Vec<String>,
+}
+
+impl MariaDb {
+    fn available() -> bool {
+        have_program("mariadbd") && have_program("mariadb-install-db") && have_program("mariadb")
+    }
+
+    /// Initialise a data directory; the server is not started yet.
+    fn init(extra: &[&str]) -> MariaDb {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "preflight-test-mariadb-{}-{port}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = nix::unistd::geteuid().is_root();
+        if root {
+            Command::new("chown")
+                .args(["mysql", dir.to_str().unwrap()])
+                .status()
+                .unwrap();
+        }
+        let mut args: Vec<String> = vec![
+            format!("--datadir={}/data", dir.display()),
+            "--innodb-log-file-size=4M".into(),
+            "--innodb-buffer-pool-size=8M".into(),
+        ];
+        if root {
+            args.push("--user=mysql".into());
+        }
+        let mut db = MariaDb {
+            child: None,
+            dir,
+            port,
+            args: Vec::new(),
+        };
+        let out = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .args(&args)
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mariadb-install-db: {out:?}");
+        args.extend([
+            format!("--port={port}"),
+            "--bind-address=127.0.0.1".into(),
+            format!("--socket={}/sock", db.dir.display()),
+            format!("--pid-file={}/pid", db.dir.display()),
+            format!("--log-error={}/err.log", db.dir.display()),
+            "--skip-log-bin".into(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        db.args = args;
+        db
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Start the server (not waiting for it).
+    fn spawn(&mut self) {
+        let child = Command::new("mariadbd")
+            .arg("--no-defaults")
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// Start it and wait until it accepts connections.
+    fn start(extra: &[&str]) -> MariaDb {
+        let mut db = MariaDb::init(extra);
+        db.spawn();
+        db.wait_listening();
+        db
+    }
+
+    fn wait_listening(&self) {
+        let started = Instant::now();
+        while !listening(&self.addr()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "mariadbd did not start: {}",
+                std::fs::read_to_string(self.dir.join("err.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SQL as root through the unix socket.
+    fn sql(&self, sql: &str) -> String {
+        let out = Command::new("mariadb")
+            .arg(format!("--socket={}/sock", self.dir.display()))
+            .args(["-uroot", "-N", "-B", "-e", sql])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{sql}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// SIGTERM, as `docker stop` does, and wait for it to exit.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ---- the shared server ----
+
+#[tokio::test]
+async fn ready_without_credentials() {
+    require!(shared_available(), "no MariaDB on {SHARED}");
+    check(&format!("mysql://{SHARED}")).await.unwrap();
+    // A bare host:port on 3306 speaks the protocol too.
+    check(SHARED).await.unwrap();
+}
+
+#[tokio::test]
+async fn ready_with_credentials_runs_select_1_in_the_database() {
+    require!(shared_available(), "no MariaDB on {SHARED}");
+    check(&format!("mysql://root@{SHARED}/test")).await.unwrap();
+    check(&format!("mariadb://root@{SHARED}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn missing_database_is_not_ready() {
+    require!(shared_available(), "no MariaDB on {SHARED}");
+    match check(&format!("mysql://root@{SHARED}/preflight_no_such_db")).await {
+        Err(ProbeError::NotReady(m)) => assert!(m.contains("1049"), "{m}"),
+        other => panic!("expected NotReady(1049), got {other:?}"),
+    }
+}
+
+/// A throwaway account on the shared server, dropped even if the test fails.
+struct ThrowawayUser(String);
+
+impl ThrowawayUser {
+    fn create(password: &str) -> ThrowawayUser {
+        let name = format!("preflight_t{}", std::process::id());
+        shared_sql(&format!(
+            "DROP USER IF EXISTS '{name}'@'127.0.0.1'; \
+             CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{password}'; \
+             GRANT USAGE ON *.* TO '{name}'@'127.0.0.1'; \
+             GRANT SELECT ON test.* TO '{name}'@'127.0.0.1'"
+        ));
+        ThrowawayUser(name)
+    }
+}
+
+impl Drop for ThrowawayUser {
+    fn drop(&mut self) {
+        let _ = Command::new("mariadb")
+            .args(["-h127.0.0.1", "-uroot", "-e"])
+            .arg(format!("DROP USER IF EXISTS '{}'@'127.0.0.1'", self.0))
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn native_password_login_and_wrong_password_is_fatal() {
+    require!(shared_available(), "no MariaDB on {SHARED}");
+    let user = ThrowawayUser::create("s3cret");
+    let u = &user.0;
+    check(&format!("mysql://{u}:s3cret@{SHARED}/test"))
+        .await
+        .unwrap();
+    match check(&format!("mysql://{u}:wrong@{SHARED}/test")).await {
+        Err(e @ ProbeError::Fatal(_)) => {
+            assert!(!e.is_retryable());
+            assert!(e.to_string().contains("1045"), "{e}");
+        }
+        other => panic!("expected Fatal(1045), got {other:?}"),
+    }
+    // Without credentials the same access-denied answer means "up".
+    check(&format!("mysql://{SHARED}")).await.unwrap();
+}
+
+// ---- --lock ----
+
+#[tokio::test]
+async fn lock_is_held_until_its_socket_is_dropped() {
+    require!(shared_available(), "no MariaDB on {SHARED}");
+    let t = target(&format!("mysql://root@{SHARED}/test"));
+    // Quotes and backslashes must reach GET_LOCK as they are.
+    let name = format!("pre'flight\\test \"{}\"", std::process::id());
+    let first = timeout(Duration::from_secs(10), mysql::lock(&t, &name))
+        .await
+        .expect("first lock hung")
+        .unwrap();
+    assert!(first.take_error().unwrap().is_none());
+    // Held under exactly that name, as another client spells it.
+    let literal = name.replace('\\', "\\\\").replace('\'', "\\'");
+    let holder = shared_sql(&format!("SELECT IS_USED_LOCK('{literal}')"));
+    assert_ne!(holder, "NULL", "the lock is not held under its name");
+    // Blocking, and closed on exec: it never leaks into a hook or the command.
+    let fdinfo = std::fs::read_to_string(format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&first)
+    ))
+    .unwrap();
+    let flags = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+        .unwrap();
+    assert_ne!(flags & libc::O_CLOEXEC as u32, 0, "not CLOEXEC: {flags:o}");
+    assert_eq!(
+        flags & libc::O_NONBLOCK as u32,
+        0,
+        "still non-blocking: {flags:o}"
+    );
+
+    let t2 = t.clone();
+    let name2 = name.clone();
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let second = tokio::spawn(async move {
+        let sock = mysql::lock(&t2, &name2).await;
+        let _ = tx.send(());
+        sock
+    });
+    // While the first holds it, the second waits.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        rx.try_recv().is_err(),
+        "second locker got the lock too early"
+    );
+    drop(first);
+    let second = timeout(Duration::from_secs(10), second)
+        .await
+        .expect("second locker not woken by the release")
+        .unwrap()
+        .unwrap();
+    drop(second);
+}
+
+// ---- a MariaDB of our own ----
+
+#[tokio::test]
+async fn server_started_after_probing_began_is_noticed() {
+    require!(
+        MariaDb::available(),
+        "mariadbd/mariadb-install-db not installed"
+    );
+    let mut db = MariaDb::init(&[]);
+    let url = format!("mysql://root@{}", db.addr());
+    let mut seen = Vec::new();
+    let mut spawned = false;
+    let started = Instant::now();
+    loop {
+        let r = check(&url).await;
+        let ok = r.is_ok();
+        seen.push(r.map_err(|e| e.to_string()));
+        if ok {
+            break;
+        }
+        if !spawned {
+            db.spawn();
+            spawned = true;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{seen:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen[0].as_ref().is_err_and(|e| e.contains("refused")),
+        "{seen:?}"
+    );
+    assert!(seen.last().unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn server_stopped_mid_wait_is_reported_not_hung() {
+    require!(
+        MariaDb::available(),
+        "mariadbd/mariadb-install-db not installed"
+    );
+    let mut db = MariaDb::start(&[]);
+    let url = format!("mysql://root@{}/not_created_yet", db.addr());
+    assert!(matches!(check(&url).await, Err(ProbeError::NotReady(_))));
+    db.stop();
+    match check(&url).await {
+        Err(ProbeError::Connect(_)) => {}
+        other => panic!("expected a refused connect, got {other:?}"),
+    }
+    // Created later: the wait goes on and passes (the 1049 case resolved).
+    db.spawn();
+    db.wait_listening();
+    db.sql("CREATE DATABASE not_created_yet");
+    check(&url).await.unwrap();
+}
+
+/// Client processes holding connections, killed on drop.
+struct Holders(Vec<Child>);
+
+impl Holders {
+    /// Start `n` sessions sleeping as `user`, one at a time, each seen in the
+    /// process list before the next; one refused because a slot had not been
+    /// freed yet (the server frees it a moment after a client leaves) is
+    /// started again. `counted: false` for the session that takes the last
+    /// slot, which leaves none to count with.
+    fn hold(&mut self, db: &MariaDb, user: &str, password: &str, n: usize, counted: bool) {
+        let spawn = || {
+            Command::new("mariadb")
+                .arg(format!("--socket={}/sock", db.dir.display()))
+                .arg(format!("-u{user}"))
+                .args((!password.is_empty()).then(|| format!("-p{password}")))
+                .args(["-e", "SELECT SLEEP(120)"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let count = "SELECT COUNT(*) FROM information_schema.processlist \
+                     WHERE info LIKE 'SELECT SLEEP%'";
+        for _ in 0..n {
+            self.0.push(spawn());
+            let started = Instant::now();
+            while counted && db.sql(count).parse::<usize>().unwrap() < self.0.len() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "holders did not connect"
+                );
+                let last = self.0.last_mut().unwrap();
+                if last.try_wait().unwrap().is_some() {
+                    *last = spawn();
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+impl Drop for Holders {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// MariaDB's smallest `max_connections` is 10, plus one slot for an admin.
+#[tokio::test]
+async fn too_many_connections_is_not_ready() {
+    require!(
+        MariaDb::available(),
+        "mariadbd/mariadb-install-db not installed"
+    );
+    let db = MariaDb::start(&["--max-connections=10"]);
+    db.sql("CREATE USER app@'%' IDENTIFIED BY 'pw'");
+    let app = format!("mysql://app:pw@{}", db.addr());
+    let anonymous = format!("mysql://{}", db.addr());
+    check(&app).await.unwrap();
+    // Fill the ordinary slots one session at a time until the app's probe
+    // is refused (10 less whatever MariaDB keeps for itself).
+    let mut holders = Holders(Vec::new());
+    let refused = loop {
+        holders.hold(&db, "app", "pw", 1, true);
+        match check(&app).await {
+            Ok(()) if holders.0.len() < 12 => continue,
+            r => break r,
+        }
+    };
+    // Full for ordinary accounts: greeted, then refused after the login.
+    match refused {
+        Err(ProbeError::NotReady(m)) => assert!(m.contains("1040"), "{m}"),
+        other => panic!("expected NotReady(1040), got {other:?}"),
+    }
+    // Without credentials the access check comes first: "up", as mysqladmin
+    // ping says (documented).
+    check(&anonymous).await.unwrap();
+    // The admin slot taken too: 1040 comes instead of the greeting.
+    holders.hold(&db, "root", "", 1, false);
+    let started = Instant::now();
+    let full = loop {
+        let r = check(&anonymous).await;
+        if r.is_err() || started.elapsed() > Duration::from_secs(10) {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    match full {
+        Err(ProbeError::NotReady(m)) => assert!(m.contains("1040"), "{m}"),
+        other => panic!("without credentials, expected NotReady(1040), got {other:?}"),
+    }
+    drop(holders);
+    let started = Instant::now();
+    while check(&app).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "slots not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An address of this machine that is not loopback (MariaDB exempts
+/// loopback from its host cache), if there is one.
+fn non_loopback_ip() -> Option<IpAddr> {
+    let s = UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// A probe that read the greeting and hung up would count as a handshake
+/// error, and `max_connect_errors` of those in a row block the host (1129)
+/// until `FLUSH HOSTS`. preflight answers instead, so many tries leave the
+/// host cache's blocking count at zero.
+#[tokio::test]
+async fn probes_do_not_walk_the_host_toward_max_connect_errors() {
+    require!(
+        MariaDb::available(),
+        "mariadbd/mariadb-install-db not installed"
+    );
+    let Some(ip) = non_loopback_ip() else {
+        return crate::support::skip("no non-loopback address to reach the server from");
+    };
+    let mut db = MariaDb::init(&[
+        "--max-connect-errors=3",
+        "--performance-schema=ON",
+        "--skip-name-resolve=OFF",
+    ]);
+    db.args.retain(|a| !a.starts_with("--bind-address"));
+    db.args.push("--bind-address=0.0.0.0".into());
+    db.spawn();
+    db.wait_listening();
+    db.sql("CREATE USER app@'%' IDENTIFIED BY 'pw'");
+    let url = format!("mysql://{}", SocketAddr::new(ip, db.port));
+    for _ in 0..10 {
+        check(&url).await.unwrap();
+    }
+    let blocking = db.sql(&format!(
+        "SELECT SUM_CONNECT_ERRORS FROM performance_schema.host_cache WHERE IP = '{ip}'"
+    ));
+    assert!(blocking.is_empty() || blocking == "0", "{blocking}");
+
+    // The behaviour it avoids: 3 greetings left unanswered block the host.
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(SocketAddr::new(ip, db.port))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 128];
+        let _ = s.read(&mut buf).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    match check(&url).await {
+        Err(ProbeError::Fatal(m)) => assert!(m.contains("1129"), "{m}"),
+        other => panic!("expected the host blocked (1129), got {other:?}"),
+    }
+}
+
+// ---- fake peers ----
+
+/// A MySQL packet: length, sequence, payload.
+fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+    p.push(seq);
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A HandshakeV10 greeting offering `plugin`, with `scramble` (20 bytes).
+fn greeting(plugin: &str, scramble: &[u8; 20]) -> Vec<u8> {
+    let mut p = vec![0x0a];
+    p.extend_from_slice(b"8.0.99-fake\0");
+    p.extend_from_slice(&7u32.to_le_bytes());
+    p.extend_from_slice(&scramble[..8]);
+    p.push(0);
+    let caps: u32 = 0x0200 | 0x8000 | 0x80000 | 0x8 | 0x1;
+    p.extend_from_slice(&(caps as u16).to_le_bytes());
+    p.push(45);
+    p.extend_from_slice(&2u16.to_le_bytes());
+    p.extend_from_slice(&((caps >> 16) as u16).to_le_bytes());
+    p.push(21);
+    p.extend_from_slice(&[0; 10]);
+    p.extend_from_slice(&scramble[8..]);
+    p.push(0);
+    p.extend_from_slice(plugin.as_bytes());
+    p.push(0);
+    packet(0, &p)
+}
+
+async fn fake_check(peer: Peer, creds: bool) -> Result<(), ProbeError> {
+    let addr = fake::start(peer).await;
+    let url = if creds {
+        format!("mysql://u:p@{addr}")
+    } else {
+        format!("mysql://{addr}")
+    };
+    check(&url).await
+}
+
+#[tokio::test]
+async fn a_silent_peer_leaves_the_deadline_to_the_caller() {
+    let addr = fake::start(Peer::Silent).await;
+    let probe = Probe::new(&target(&format!("mysql://{addr}")));
+    assert!(
+        timeout(Duration::from_millis(300), probe.check())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_peer_closing_at_once_is_a_protocol_error() {
+    let r = fake_check(Peer::CloseAtOnce, false).await;
+    assert!(matches!(r, Err(ProbeError::Protocol(_))), "{r:?}");
+}
+
+#[tokio::test]
+async fn garbage_instead_of_a_greeting_is_a_protocol_error() {
+    let r = fake_check(Peer::Send(packet(0, b"HTTP/1.1 400 Bad")), false).await;
+    assert!(matches!(r, Err(ProbeError::Protocol(_))), "{r:?}");
+    let r = fake_check(Peer::Send(b"SSH-2.0-OpenSSH_9\r\n".to_vec()), false).await;
+    assert!(matches!(r, Err(ProbeError::Protocol(_))), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_huge_packet_length_is_refused_without_allocating() {
+    let r = fake_check(Peer::Send(vec![0xff, 0xff, 0xff, 0x00]), false).await;
+    match r {
+        Err(ProbeError::Protocol(m)) => assert!(m.contains("announces"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn err_packets_instead_of_the_greeting_are_classified() {
+    let too_many = packet(0, b"\xff\x10\x04Too many connections");
+    let r = fake_check(Peer::Send(too_many), false).await;
+    assert!(
+        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("Too many connections")),
+        "{r:?}"
+    );
+    let not_allowed = packet(0, b"\xff\x6a\x04Host '10.0.0.9' is not allowed to connect");
+    let r = fake_check(Peer::Send(not_allowed), false).await;
+    assert!(
+        matches!(&r, Err(ProbeError::Fatal(m)) if m.contains("1130")),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn closing_mid_handshake_is_a_protocol_error() {
+    let g = greeting("mysql_native_password", &[1; 20]);
+    // Greeting, then gone before answering the login.
+    let r = fake_check(Peer::SendThenClose(g.clone()), true).await;
+    assert!(matches!(r, Err(ProbeError::Protocol(_))), "{r:?}");
+    // Half a greeting.
+    let r = fake_check(Peer::SendThenClose(g[..20].to_vec()), false).await;
+    assert!(matches!(r, Err(ProbeError::Protocol(_))), "{r:?}");
+}
+
+/// A scripted server for the authentication paths MariaDB does not have:
+/// caching_sha2_password's fast path and an AuthSwitchRequest to
+/// mysql_native_password. Checks the client's scramble against `password`.
+async fn scripted_server(switch: bool, full_auth: bool) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let scramble = [0x2a; 20];
+        s.write_all(&greeting("caching_sha2_password", &scramble))
+            .await
+            .unwrap();
+        let login = read_packet(&mut s).await;
+        let at = 32 + login[32..].iter().position(|&b| b == 0).unwrap() + 1;
+        let len = login[at] as usize;
+        let auth = login[at + 1..at + 1 + len].to_vec();
+        let ok = packet(2, &[0, 0, 0, 2, 0, 0, 0]);
+        if switch {
+            let challenge = [0x17; 20];
+            let mut req = vec![0xfe];
+            req.extend_from_slice(b"mysql_native_password\0");
+            req.extend_from_slice(&challenge);
+            req.push(0);
+            s.write_all(&packet(2, &req)).await.unwrap();
+            let answer = read_packet(&mut s).await;
+            assert_eq!(answer, native("pw", &challenge), "native scramble");
+            s.write_all(&packet(4, &[0, 0, 0, 2, 0, 0, 0]))
+                .await
+                .unwrap();
+        } else if full_auth {
+            s.write_all(&packet(2, &[0x01, 0x04])).await.unwrap();
+            let _ = read_packet(&mut s).await;
+            return;
+        } else {
+            assert_eq!(auth, sha2("pw", &scramble), "caching_sha2 scramble");
+            s.write_all(&packet(2, &[0x01, 0x03])).await.unwrap();
+            s.write_all(&packet(3, &[0, 0, 0, 2, 0, 0, 0]))
+                .await
+                .unwrap();
+        }
+        drop(ok);
+        // SELECT 1: one column, its definition, EOF, one row "1", EOF.
+        let q = read_packet(&mut s).await;
+        assert_eq!(q, b"\x03SELECT 1");
+        let mut reply = packet(1, &[1]);
+        reply.extend(packet(
+            2,
+            b"\x03def\0\0\0\x011\0\x0c\x3f\0\x01\0\0\0\x08\x81\0\0\0\0",
+        ));
+        reply.extend(packet(3, &[0xfe, 0, 0, 2, 0]));
+        reply.extend(packet(4, b"\x011"));
+        reply.extend(packet(5, &[0xfe, 0, 0, 2, 0]));
+        s.write_all(&reply).await.unwrap();
+        // COM_QUIT, then we close.
+        assert_eq!(read_packet(&mut s).await, [1]);
+    });
+    addr
+}
+
+async fn read_packet(s: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut h = [0u8; 4];
+    s.read_exact(&mut h).await.unwrap();
+    let mut p = vec![0; u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize];
+    s.read_exact(&mut p).await.unwrap();
+    p
+}
+
+fn native(pw: &str, challenge: &[u8]) -> Vec<u8> {
+    use ring::digest::{SHA1_FOR_LEGACY_USE_ONLY as SHA1, digest};
+    let h1 = digest(&SHA1, pw.as_bytes());
+    let h2 = digest(&SHA1, h1.as_ref());
+    let h3 = digest(&SHA1, &[challenge, h2.as_ref()].concat());
+    h1.as_ref()
+        .iter()
+        .zip(h3.as_ref())
+        .map(|(a, b)| a ^ b)
+        .collect()
+}
+
+fn sha2(pw: &str, challenge: &[u8]) -> Vec<u8> {
+    use ring::digest::{SHA256, digest};
+    let h1 = digest(&SHA256, pw.as_bytes());
+    let h2 = digest(&SHA256, h1.as_ref());
+    let h3 = digest(&SHA256, &[h2.as_ref(), challenge].concat());
+    h1.as_ref()
+        .iter()
+        .zip(h3.as_ref())
+        .map(|(a, b)| a ^ b)
+        .collect()
+}
+
+#[tokio::test]
+async fn caching_sha2_fast_path_logs_in() {
+    let addr = scripted_server(false, false).await;
+    check(&format!("mysql://u:pw@{addr}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn auth_switch_to_native_password_logs_in() {
+    let addr = scripted_server(true, false).await;
+    check(&format!("mysql://u:pw@{addr}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn caching_sha2_full_authentication_is_fatal_and_says_why() {
+    let addr = scripted_server(false, true).await;
+    match check(&format!("mysql://u:pw@{addr}")).await {
+        Err(ProbeError::Fatal(m)) => assert!(m.contains("full authentication"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

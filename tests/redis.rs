@@ -1,0 +1,316 @@
+//! The Redis probe against the machine's Redis (127.0.0.1:6379), against
+//! redis-server instances of the test's own (free port, no persistence
+//! unless the test saves, killed and removed on drop), and fake peers.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use preflight::probe::{Probe, ProbeError};
+use preflight::target::parse;
+use tokio::time::timeout;
+
+use crate::require;
+use crate::support::fake::{self, Peer};
+use crate::support::{free_port, have_program, listening};
+
+const SHARED: &str = "127.0.0.1:6379";
+
+async fn check(url: &str) -> Result<(), ProbeError> {
+    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
+    timeout(Duration::from_secs(10), probe.check())
+        .await
+        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
+}
+
+/// A redis-server of the test's own.
+struct RedisServer {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+    args: Vec<String>,
+}
+
+impl RedisServer {
+    fn available() -> bool {
+        have_program("redis-server") && have_program("redis-cli")
+    }
+
+    fn new(extra: &[&str]) -> RedisServer {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "preflight-test-redis-{}-{port}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            dir.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        RedisServer {
+            child: None,
+            dir,
+            port,
+            args,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    fn start(extra: &[&str]) -> RedisServer {
+        let mut r = RedisServer::new(extra);
+        r.spawn();
+        r.wait_listening();
+        r
+    }
+
+    fn wait_listening(&self) {
+        let started = Instant::now();
+        while !listening(&self.addr()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "redis did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn cli(&self, password: Option<&str>, args: &[&str]) -> String {
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-p", &self.port.to_string()]);
+        if let Some(pw) = password {
+            cmd.env("REDISCLI_AUTH", pw);
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ---- the shared server ----
+
+#[tokio::test]
+async fn ready_answers_pong() {
+    require!(listening(SHARED), "no Redis on {SHARED}");
+    check(&format!("redis://{SHARED}")).await.unwrap();
+    check(SHARED).await.unwrap();
+    check(&format!("redis://{SHARED}/3")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_database_out_of_range_is_fatal() {
+    require!(listening(SHARED), "no Redis on {SHARED}");
+    match check(&format!("redis://{SHARED}/999")).await {
+        Err(e @ ProbeError::Fatal(_)) => assert!(e.to_string().contains("out of range"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_password_the_server_does_not_have_is_fatal() {
+    require!(listening(SHARED), "no Redis on {SHARED}");
+    let r = check(&format!("redis://:nope@{SHARED}")).await;
+    assert!(matches!(r, Err(ProbeError::Fatal(_))), "{r:?}");
+}
+
+// ---- instances of our own ----
+
+#[tokio::test]
+async fn passwords_right_wrong_and_absent() {
+    require!(RedisServer::available(), "redis-server not installed");
+    let r = RedisServer::start(&["--requirepass", "s3cret"]);
+    let a = r.addr();
+    check(&format!("redis://:s3cret@{a}")).await.unwrap();
+    check(&format!("redis://default:s3cret@{a}/1"))
+        .await
+        .unwrap();
+    match check(&format!("redis://:wrong@{a}")).await {
+        Err(e @ ProbeError::Fatal(_)) => {
+            assert!(!e.is_retryable());
+            assert!(e.to_string().contains("WRONGPASS"), "{e}");
+            assert!(!e.to_string().contains("wrong"), "the password leaked: {e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // No password: -NOAUTH means up (documented: blind to -LOADING).
+    check(&format!("redis://{a}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn server_started_after_probing_began_is_noticed() {
+    require!(RedisServer::available(), "redis-server not installed");
+    let mut r = RedisServer::new(&[]);
+    let url = format!("redis://{}", r.addr());
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    loop {
+        let res = check(&url).await;
+        let ok = res.is_ok();
+        seen.push(res.map_err(|e| e.to_string()));
+        if ok {
+            break;
+        }
+        if r.child.is_none() {
+            r.spawn();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{seen:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        seen[0].as_ref().is_err_and(|e| e.contains("refused")),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_stopped_mid_wait_is_reported_not_hung() {
+    require!(RedisServer::available(), "redis-server not installed");
+    let mut r = RedisServer::start(&[]);
+    let url = format!("redis://{}", r.addr());
+    check(&url).await.unwrap();
+    r.kill();
+    let res = check(&url).await;
+    assert!(matches!(res, Err(ProbeError::Connect(_))), "{res:?}");
+}
+
+/// A dataset big enough that loading it takes a while: the port is open,
+/// PING answers -LOADING, and only a probe with the password can tell; one
+/// without gets -NOAUTH throughout and counts the server as up.
+#[tokio::test]
+async fn loading_is_not_ready_and_noauth_hides_it() {
+    require!(RedisServer::available(), "redis-server not installed");
+    let mut r = RedisServer::start(&["--requirepass", "pw", "--enable-debug-command", "yes"]);
+    r.cli(Some("pw"), &["DEBUG", "POPULATE", "2000000"]);
+    r.cli(Some("pw"), &["SAVE"]);
+    r.kill();
+    let with_pw = format!("redis://:pw@{}", r.addr());
+    let without = format!("redis://{}", r.addr());
+    r.spawn();
+    // (elapsed, with password, without password), from the first answer on.
+    let mut seen: Vec<(Duration, String, String)> = Vec::new();
+    let started = Instant::now();
+    loop {
+        let a = check(&with_pw).await;
+        let b = check(&without).await;
+        let at = started.elapsed();
+        if matches!(a, Err(ProbeError::Connect(_))) {
+            assert!(at < Duration::from_secs(20), "never listened");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        let ready = a.is_ok();
+        seen.push((at, format!("{a:?}"), format!("{b:?}")));
+        if ready {
+            break;
+        }
+        assert!(at < Duration::from_secs(60), "never loaded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let loading: Vec<_> = seen.iter().filter(|s| s.1.contains("LOADING")).collect();
+    assert!(!loading.is_empty(), "never saw -LOADING: {seen:?}");
+    assert!(seen[0].1.contains("NotReady(\"LOADING"), "{:?}", seen[0]);
+    // While loading, the password-less probe already said "up".
+    assert!(loading.iter().all(|s| s.2 == "Ok(())"), "{loading:?}");
+    eprintln!(
+        "LOADING window seen by the probe: {:?} .. {:?} ({} tries)",
+        loading[0].0,
+        loading.last().unwrap().0,
+        loading.len()
+    );
+}
+
+// ---- fake peers ----
+
+async fn fake_check(peer: Peer) -> Result<(), ProbeError> {
+    let addr = fake::start(peer).await;
+    check(&format!("redis://{addr}")).await
+}
+
+#[tokio::test]
+async fn a_silent_peer_leaves_the_deadline_to_the_caller() {
+    let addr = fake::start(Peer::Silent).await;
+    let probe = Probe::new(&parse(&format!("redis://{addr}")).unwrap());
+    assert!(
+        timeout(Duration::from_millis(300), probe.check())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn misbehaving_peers_are_protocol_errors() {
+    for peer in [
+        Peer::CloseAtOnce,
+        Peer::ReplyThenClose(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
+        Peer::ReplyThenClose(b"+PON".to_vec()),
+        Peer::Send(b"$99999999999\r\n".to_vec()),
+        Peer::Send(vec![b'+'; 200_000]),
+        Peer::ReplyThenClose(b"$10\r\nPONG".to_vec()),
+    ] {
+        let r = fake_check(peer.clone()).await;
+        assert!(matches!(r, Err(ProbeError::Protocol(_))), "{peer:?}: {r:?}");
+    }
+}
+
+#[tokio::test]
+async fn error_replies_are_classified() {
+    let r = fake_check(Peer::ReplyThenClose(
+        b"-BUSY Redis is busy running a script\r\n".to_vec(),
+    ))
+    .await;
+    assert!(
+        matches!(&r, Err(ProbeError::NotReady(m)) if m.starts_with("BUSY")),
+        "{r:?}"
+    );
+    let r = fake_check(Peer::ReplyThenClose(
+        b"-MASTERDOWN Link with MASTER is down\r\n".to_vec(),
+    ))
+    .await;
+    assert!(matches!(r, Err(ProbeError::NotReady(_))), "{r:?}");
+    let r = fake_check(Peer::ReplyThenClose(
+        b"-DENIED Redis is running in protected mode\r\n".to_vec(),
+    ))
+    .await;
+    assert!(matches!(r, Err(ProbeError::Fatal(_))), "{r:?}");
+    let r = fake_check(Peer::ReplyThenClose(b"$4\r\nPONG\r\n".to_vec())).await;
+    assert!(r.is_ok(), "{r:?}");
+}
