@@ -6,3 +6,5 @@ mod support;
 
 /// Bad input: exit 2 with one line naming the value.
 mod cli_errors;
+/// tcp, unix and file probes against fake peers: ready, refused, missing.
+mod probes_simple;
