@@ -1,37 +1,13 @@
 //! The probes that send nothing: tcp (connect), unix (connect), file (stat).
 //! Fake peers bind port 0 or a fresh path; nothing leaves 127.0.0.1.
 
-use std::path::PathBuf;
-
 use preflight::probe::ProbeError;
 use preflight::probe::file::File;
 use preflight::probe::tcp::Tcp;
 use preflight::probe::unix::Unix;
 use preflight::target;
 
-/// A fresh directory under the temp dir, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("preflight-probes-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::support::TempDir;
 
 fn tcp(s: &str) -> Tcp {
     Tcp::new(&target::parse(s).unwrap())
@@ -78,8 +54,8 @@ async fn tcp_name_that_does_not_resolve_is_not_yet_not_refused() {
 
 #[tokio::test]
 async fn unix_is_ready_when_the_socket_accepts() {
-    let dir = Scratch::new();
-    let path = dir.path("app.sock");
+    let dir = TempDir::new();
+    let path = dir.join("app.sock");
     let listener = tokio::net::UnixListener::bind(&path).unwrap();
     let probe = Unix::new(&target::parse(&format!("unix://{}", path.display())).unwrap());
     probe.check().await.unwrap();
@@ -88,8 +64,8 @@ async fn unix_is_ready_when_the_socket_accepts() {
 
 #[tokio::test]
 async fn unix_missing_socket_is_not_yet_naming_the_path() {
-    let dir = Scratch::new();
-    let path = dir.path("missing.sock");
+    let dir = TempDir::new();
+    let path = dir.join("missing.sock");
     let probe = Unix::new(&target::parse(&format!("unix://{}", path.display())).unwrap());
     let err = probe.check().await.unwrap_err();
     assert!(matches!(err, ProbeError::NotReady(_)), "{err:?}");
@@ -98,8 +74,8 @@ async fn unix_missing_socket_is_not_yet_naming_the_path() {
 
 #[tokio::test]
 async fn unix_socket_left_behind_by_a_dead_server_is_refused() {
-    let dir = Scratch::new();
-    let path = dir.path("stale.sock");
+    let dir = TempDir::new();
+    let path = dir.join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
     assert!(path.exists());
     let probe = Unix::new(&target::parse(&format!("unix://{}", path.display())).unwrap());
@@ -110,8 +86,8 @@ async fn unix_socket_left_behind_by_a_dead_server_is_refused() {
 
 #[tokio::test]
 async fn file_is_ready_once_it_exists() {
-    let dir = Scratch::new();
-    let path = dir.path("ready");
+    let dir = TempDir::new();
+    let path = dir.join("ready");
     let probe = File::new(&target::parse(&format!("file://{}", path.display())).unwrap());
     let err = probe.check().await.unwrap_err();
     assert!(matches!(err, ProbeError::NotReady(_)), "{err:?}");

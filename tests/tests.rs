@@ -6,5 +6,7 @@ mod support;
 
 /// Bad input: exit 2 with one line naming the value.
 mod cli_errors;
+/// http(s) probe against fake servers: statuses, misbehaving peers, TLS certificates.
+mod http;
 /// tcp, unix and file probes against fake peers: ready, refused, missing.
 mod probes_simple;
