@@ -10,6 +10,7 @@
 //! User-Agent: preflight/<version>
 //! Accept: */*
 //! Connection: close
+//! Authorization: Basic ...     (only with http://user:pass@host/)
 //! ```
 //!
 //! over TLS for `https://` (see [`super::tls`]: bundled roots plus
@@ -30,8 +31,11 @@ use std::fmt::Write;
 use std::io;
 use std::path::Path;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::secret::Secret;
 use crate::target::{Kind, Target};
 
 use super::tls::{self, Tls};
@@ -43,8 +47,8 @@ pub struct Http {
     port: u16,
     /// The status that counts as ready; None: any 2xx.
     status: Option<u16>,
-    /// The whole request, built once.
-    request: Vec<u8>,
+    /// The whole request, built once; secret, as it may carry credentials.
+    request: Secret,
     /// Some for https.
     tls: Option<Tls>,
 }
@@ -108,7 +112,7 @@ impl Http {
         &self,
         mut stream: S,
     ) -> Result<(u16, String, Option<String>), ProbeError> {
-        if let Err(e) = send(&mut stream, &self.request).await {
+        if let Err(e) = send(&mut stream, self.request.expose().as_bytes()).await {
             return Err(closed_early(e, "sending the request"));
         }
         let mut buf = Vec::with_capacity(1024);
@@ -160,7 +164,7 @@ impl Http {
 
 /// The request, with path and query as given but any byte that cannot stand
 /// in a request line (space, control, non-ASCII) percent-encoded.
-fn request(target: &Target, https: bool) -> Vec<u8> {
+fn request(target: &Target, https: bool) -> Secret {
     let mut target_uri = escape(&target.path);
     if !target.query.is_empty() {
         target_uri.push('?');
@@ -177,12 +181,19 @@ fn request(target: &Target, https: bool) -> Vec<u8> {
     } else {
         format!("{host}:{}", target.port)
     };
-    format!(
+    let mut request = format!(
         "GET {target_uri} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: preflight/{}\r\n\
-         Accept: */*\r\nConnection: close\r\n\r\n",
+         Accept: */*\r\nConnection: close\r\n",
         env!("CARGO_PKG_VERSION")
-    )
-    .into_bytes()
+    );
+    if target.has_credentials() {
+        let user = target.user.as_deref().unwrap_or_default();
+        let password = target.password.as_ref().map_or("", |p| p.expose());
+        let basic = STANDARD.encode(format!("{user}:{password}"));
+        let _ = write!(request, "Authorization: Basic {basic}\r\n");
+    }
+    request.push_str("\r\n");
+    Secret::new(request)
 }
 
 fn escape(s: &str) -> String {
@@ -277,15 +288,32 @@ mod tests {
     #[test]
     fn the_request_names_the_host_and_the_port_only_when_not_default() {
         let t = crate::target::parse("http://web:8080/health?x=a b").unwrap();
-        let r = String::from_utf8(request(&t, false)).unwrap();
+        let r = request(&t, false).expose().to_string();
+        assert!(!r.contains("Authorization"), "{r}");
         assert!(
             r.starts_with("GET /health?x=a%20b HTTP/1.1\r\nHost: web:8080\r\n"),
             "{r}"
         );
         assert!(r.ends_with("Connection: close\r\n\r\n"), "{r}");
         let t = crate::target::parse("https://[::1]").unwrap();
-        let r = String::from_utf8(request(&t, true)).unwrap();
+        let r = request(&t, true).expose().to_string();
         assert!(r.starts_with("GET / HTTP/1.1\r\nHost: [::1]\r\n"), "{r}");
+    }
+
+    #[test]
+    fn credentials_become_basic_auth_and_never_show_in_debug() {
+        let t = crate::target::parse("http://admin:s3cret@web/").unwrap();
+        let r = request(&t, false).expose().to_string();
+        // base64("admin:s3cret")
+        assert!(
+            r.contains("\r\nAuthorization: Basic YWRtaW46czNjcmV0\r\n\r\n"),
+            "{r}"
+        );
+        let shown = format!("{:?}", Http::with_ca_file(&t, None));
+        assert!(
+            !shown.contains("YWRtaW46") && !shown.contains("s3cret"),
+            "{shown}"
+        );
     }
 
     #[test]
