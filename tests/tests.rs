@@ -38,3 +38,8 @@ mod redis;
 
 /// The AMQP probe: Connection.Start, the optional login, fake peers.
 mod amqp;
+
+/// http(s) probe against fake servers: statuses, misbehaving peers, TLS certificates.
+mod http;
+/// tcp, unix and file probes against fake peers: ready, refused, missing.
+mod probes_simple;

@@ -19,6 +19,7 @@ pub mod net;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
+pub mod tls;
 pub mod unix;
 
 use std::fmt;

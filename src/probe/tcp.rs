@@ -1,7 +1,14 @@
-//! Plain TCP: ready when a connection is accepted.
+//! Plain TCP: the connection is accepted = ready.
 //!
-//! THROWAWAY body from the `wait` branch, so the scheduler's integration tests
-//! and benchmarks can run; the tcp probe of the http/tcp branch replaces it.
+//! Sends nothing. Resolves the name anew and races every address it has
+//! ([`net::connect`]); a name that does not resolve yet is
+//! [`ProbeError::NameNotResolved`], a refusal is [`ProbeError::Connect`].
+//! The socket is closed at once.
+//!
+//! Deliberately not checked: that anything speaks behind the port. A
+//! docker-proxy publishing a port for a container that is not up yet accepts
+//! and closes, and counts as ready here: use a protocol probe (`postgres://`,
+//! `redis://`, `http://`...) when one exists.
 
 use crate::target::Target;
 
@@ -9,19 +16,21 @@ use super::{ProbeError, net};
 
 #[derive(Debug, Clone)]
 pub struct Tcp {
-    target: Target,
+    host: String,
+    port: u16,
 }
 
 impl Tcp {
     pub fn new(target: &Target) -> Self {
         Tcp {
-            target: target.clone(),
+            host: target.host.clone(),
+            port: target.port,
         }
     }
 
     pub async fn check(&self) -> Result<(), ProbeError> {
-        net::connect(&self.target.host, self.target.port)
-            .await
-            .map(drop)
+        let stream = net::connect(&self.host, self.port).await?;
+        drop(stream);
+        Ok(())
     }
 }

@@ -1,4 +1,15 @@
-//! (Unix probe: not written yet.)
+//! Unix socket (`unix:///run/app.sock`): the socket accepts = ready.
+//!
+//! Sends nothing and closes at once. A path that does not exist yet, or a
+//! socket file nobody listens on any more (refused: the server died and left
+//! it behind), is "not yet" with that reason.
+//!
+//! Deliberately not checked: what speaks on the socket.
+
+use std::io;
+use std::path::PathBuf;
+
+use tokio::net::UnixStream;
 
 use crate::target::Target;
 
@@ -6,18 +17,27 @@ use super::ProbeError;
 
 #[derive(Debug, Clone)]
 pub struct Unix {
-    target: Target,
+    path: PathBuf,
 }
 
 impl Unix {
     pub fn new(target: &Target) -> Self {
         Unix {
-            target: target.clone(),
+            path: PathBuf::from(&target.path),
         }
     }
 
     pub async fn check(&self) -> Result<(), ProbeError> {
-        let _ = &self.target;
-        todo!("unix probe")
+        match UnixStream::connect(&self.path).await {
+            Ok(stream) => {
+                drop(stream);
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ProbeError::NotReady(format!(
+                "no socket at {} yet",
+                self.path.display()
+            ))),
+            Err(e) => Err(ProbeError::Connect(e)),
+        }
     }
 }
