@@ -77,6 +77,8 @@ fn check(config: &Config) -> u8 {
         Err(code) => return code,
     };
     let results = runtime.block_on(wait::check_all(&config.targets, config.wait.try_timeout));
+    // A lookup or stat stuck in the blocking pool must not hold up the answer.
+    runtime.shutdown_timeout(Duration::from_millis(100));
     let mut all_ready = true;
     for (target, result) in config.targets.iter().zip(results) {
         match result {

@@ -19,6 +19,7 @@ Targets:
   redis://[:pass@]host[:6379][/n]              amqp://host[:5672]
   http://host[:port]/path, https://...         unix:///path.sock   file:///path
   append #timeout=30s (and #status=204 for http) for per-target options
+  https trusts the bundled roots plus the PEM file named by PREFLIGHT_CA_FILE
 
 Exit codes: the command's own; 128+N killed by signal N; 124 timed out;
 126 cannot execute; 127 not found; 2 bad arguments; 1 check: not ready.

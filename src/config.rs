@@ -596,13 +596,18 @@ fn compose_wait_seconds(
     Ok(Some(d))
 }
 
-/// Credentials from the environment, for targets whose URL names a user but no
-/// password: `PGPASSWORD` (postgres), `MYSQL_PWD` (mysql), and for redis
+/// `PREFLIGHT_CA_FILE` for https targets, and credentials from the
+/// environment, for targets whose URL names a user but no password: `PGPASSWORD` (postgres), `MYSQL_PWD` (mysql), and for redis
 /// `REDISCLI_AUTH` even without a user. Each also as `NAME_FILE` (a path).
 /// Reading `_FILE` paths is I/O, so it is left to the caller: `app` reads them
 /// into the environment (see `secrets`) before the configuration is built.
 fn apply_env_credentials(targets: &mut [Target], env: &Env) -> Result<(), ConfigError> {
     for t in targets.iter_mut() {
+        if t.kind == Kind::Https {
+            t.ca_file = env
+                .non_empty(crate::probe::tls::CA_FILE_VAR)
+                .map(std::path::PathBuf::from);
+        }
         let var = match t.kind {
             Kind::Postgres if t.user.is_some() => "PGPASSWORD",
             Kind::Mysql if t.user.is_some() => "MYSQL_PWD",

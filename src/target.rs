@@ -91,6 +91,9 @@ pub struct Target {
     pub timeout: Option<Duration>,
     /// HTTP: the status that counts as ready (`#status=`); None means any 2xx.
     pub status: Option<u16>,
+    /// https: a PEM file of extra CA certificates to trust besides the
+    /// bundled roots (`PREFLIGHT_CA_FILE`, set by the config).
+    pub ca_file: Option<std::path::PathBuf>,
     /// The target as written, with any password replaced by `***`.
     redacted: String,
 }
@@ -189,6 +192,7 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
                 query: String::new(),
                 timeout: None,
                 status: None,
+                ca_file: None,
                 redacted: String::new(),
             }
         }
@@ -226,6 +230,7 @@ fn parse_url(kind: Kind, default_port: Option<u16>, rest: &str) -> Result<Target
             query: String::new(),
             timeout: None,
             status: None,
+            ca_file: None,
             redacted: String::new(),
         });
     }
@@ -284,6 +289,7 @@ fn parse_url(kind: Kind, default_port: Option<u16>, rest: &str) -> Result<Target
         query,
         timeout: None,
         status: None,
+        ca_file: None,
         redacted: String::new(),
     })
 }

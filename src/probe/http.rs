@@ -38,7 +38,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::secret::Secret;
 use crate::target::{Kind, Target};
 
-use super::tls::{self, Tls};
+use super::tls::Tls;
 use super::{ProbeError, net};
 
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ impl Http {
     /// An `https://` target also trusts the CA certificates in the file named
     /// by `PREFLIGHT_CA_FILE`.
     pub fn new(target: &Target) -> Self {
-        Http::with_ca_file(target, tls::ca_file_from_env().as_deref())
+        Http::with_ca_file(target, target.ca_file.as_deref())
     }
 
     /// Like [`Http::new`], with the extra CA file given rather than read from

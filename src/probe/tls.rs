@@ -22,7 +22,7 @@
 //! system's CA files.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::{self, PemObject};
@@ -36,13 +36,6 @@ use super::{ProbeError, net};
 
 /// The variable naming a PEM file of extra CA certificates to trust.
 pub const CA_FILE_VAR: &str = "PREFLIGHT_CA_FILE";
-
-/// The path in [`CA_FILE_VAR`], if set and not empty.
-pub fn ca_file_from_env() -> Option<PathBuf> {
-    std::env::var_os(CA_FILE_VAR)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
 
 /// A client for one host: its configuration is built once, each try only
 /// does the handshake.
