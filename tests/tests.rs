@@ -43,3 +43,8 @@ mod amqp;
 mod http;
 /// tcp, unix and file probes against fake peers: ready, refused, missing.
 mod probes_simple;
+
+/// The command's exit status, 128+N for a signal, 127/126 when it cannot start.
+mod init_exit;
+/// Shared by the init tests: the testkit, PID 1 under unshare, handshakes.
+mod init_harness;
