@@ -340,9 +340,7 @@ fn start_supervising(tools: &Tools, tool: &Tool, mode: Mode) -> Result<Supervise
                 .into_iter()
                 .find(|&p| comm(p) != "unshare"),
         };
-        if let Some(sup) = sup
-            && children(sup).iter().any(|&c| comm(c) == "sleep")
-        {
+        if let Some(sup) = sup.filter(|&p| children(p).iter().any(|&c| comm(c) == "sleep")) {
             pid = Some(sup);
             break;
         }
@@ -547,9 +545,10 @@ fn context_switches(pid: u32) -> Option<u64> {
     for task in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
         let text = fs::read_to_string(task.path().join("status")).ok()?;
         for line in text.lines() {
-            if let Some((key, value)) = line.split_once(':')
-                && (key == "voluntary_ctxt_switches" || key == "nonvoluntary_ctxt_switches")
-            {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            if key == "voluntary_ctxt_switches" || key == "nonvoluntary_ctxt_switches" {
                 total += value.trim().parse::<u64>().unwrap_or(0);
             }
         }
