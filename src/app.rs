@@ -122,18 +122,14 @@ fn run_all(config: &Config, env: &Env) -> u8 {
     };
     if config.init.exec {
         let e = init::exec(&cmd, &config.init);
-        error!("cannot run {}: {}", e.program, e.err);
-        return exit_code::for_exec_error(&e.err);
+        error!("{e}");
+        return e.exit_code();
     }
     match init::run(&cmd, Role::Main, &config.init) {
         Ok(ended) => remap(ended.status.code(), &config.init.remap_exit),
         Err(e) => {
-            error!(
-                "cannot run {}: {}",
-                e.program,
-                crate::probe::net::describe(&e.err)
-            );
-            exit_code::for_exec_error(&e.err)
+            error!("{e}");
+            e.exit_code()
         }
     }
 }

@@ -1,7 +1,21 @@
 //! The one place with `unsafe`: thin wrappers over system calls that have no
-//! safe binding. Every block says why it is sound.
+//! safe binding (or whose safe binding cannot say real-time signals: nix's
+//! `Signal` enum stops at 31, so `kill`, `waitpid` and `sigwaitinfo` go
+//! through libc here). Every block says why it is sound.
+//!
+//! Linux is the home. Elsewhere (macOS, for local debugging) the supervisor
+//! waits with `sigwait` and cannot time out: `--grace`, `--kill-after` and
+//! hook timeouts only fire on Linux.
 
 #![allow(unsafe_code)]
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use nix::sys::signal::SigSet;
+
+use crate::exit_code::Status;
 
 #[cfg(target_os = "linux")]
 use nix::sys::signalfd::SignalFd;
@@ -16,4 +30,281 @@ pub fn async_signalfd(fd: SignalFd) -> std::io::Result<AsyncFd<SignalFd>> {
     // SignalFd, which closes the fd only when dropped, after deregistration.
     unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
         .map_err(|e| e.into())
+}
+
+/// The highest signal number (`SIGRTMAX`, 64 on Linux).
+pub fn max_signal() -> i32 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        libc::SIGRTMAX()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        31
+    }
+}
+
+/// Set every signal's disposition back to `SIG_DFL`. Async-signal-safe (no
+/// allocation): used in the child between fork and exec, too. Signals that
+/// cannot be changed (KILL, STOP, glibc's internal 32 and 33) fail with
+/// EINVAL, which is fine.
+pub fn reset_dispositions() {
+    for sig in 1..=max_signal() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `sigaction` with a zeroed struct whose handler is SIG_DFL
+        // installs no code of ours; the old action is not asked for.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = libc::SIG_DFL;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Set the calling thread's signal mask to exactly `set`. Async-signal-safe.
+fn set_mask(set: &SigSet) -> io::Result<()> {
+    // SAFETY: both pointers are valid for the call; no old mask is asked for.
+    let rc =
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, set.as_ref(), std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// `kill(2)` with any signal number, real-time ones included. A negative
+/// `pid` names a process group; `-1` every process we may signal.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill takes plain integers and touches no memory of ours.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// One signal taken from the pending set.
+#[derive(Debug, Clone, Copy)]
+pub struct SigInfo {
+    pub signo: i32,
+    /// `si_code`: `SI_USER` (0) for `kill`, `SI_QUEUE`/`SI_TKILL` (< 0)
+    /// for other calls, > 0 when the kernel raised it.
+    pub code: i32,
+    /// The sender, for `kill`-like codes (0 if it lives outside our PID
+    /// namespace).
+    pub pid: i32,
+}
+
+/// Take one pending signal of `set`, blocking until one comes, or for at
+/// most `timeout` if given. `None`: the timeout passed, or the wait was
+/// interrupted (a stop and continue); the caller looks at its clock again.
+/// The signals of `set` must be blocked.
+pub fn wait_signal(set: &SigSet, timeout: Option<Duration>) -> Option<SigInfo> {
+    imp::wait_signal(set, timeout)
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use super::*;
+
+    pub fn wait_signal(set: &SigSet, timeout: Option<Duration>) -> Option<SigInfo> {
+        // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let rc = match timeout {
+            None => {
+                // SAFETY: `set` and `info` are valid for the call.
+                unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) }
+            }
+            Some(t) => {
+                let ts = libc::timespec {
+                    tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+                    tv_nsec: t.subsec_nanos() as libc::c_long,
+                };
+                // SAFETY: `set`, `info` and `ts` are valid for the call.
+                unsafe { libc::sigtimedwait(set.as_ref(), &mut info, &ts) }
+            }
+        };
+        if rc <= 0 {
+            // EAGAIN: timed out; EINTR: stopped and continued.
+            return None;
+        }
+        // SAFETY: si_pid reads the kill/queue member of the union, which
+        // the kernel fills (or leaves zero) for every signal it reports.
+        let pid = unsafe { info.si_pid() };
+        Some(SigInfo {
+            signo: rc,
+            code: info.si_code,
+            pid,
+        })
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use super::*;
+
+    pub fn wait_signal(set: &SigSet, _timeout: Option<Duration>) -> Option<SigInfo> {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `set` and `sig` are valid for the call.
+        if unsafe { libc::sigwait(set.as_ref(), &mut sig) } != 0 {
+            return None;
+        }
+        Some(SigInfo {
+            signo: sig,
+            code: 0,
+            pid: 0,
+        })
+    }
+}
+
+/// What one `waitpid(-1, WNOHANG)` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaped {
+    /// A child ended and is gone now.
+    Child(i32, Status),
+    /// Children exist, none has ended.
+    Running,
+    /// No child at all (ECHILD).
+    NoChildren,
+}
+
+/// Reap one ended child, if any, without blocking.
+pub fn reap_one() -> io::Result<Reaped> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is valid for the call.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            let st = if libc::WIFSIGNALED(status) {
+                Status::Signaled(libc::WTERMSIG(status))
+            } else {
+                Status::Exited(libc::WEXITSTATUS(status) as u8)
+            };
+            return Ok(Reaped::Child(pid, st));
+        }
+        if pid == 0 {
+            return Ok(Reaped::Running);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::ECHILD) => return Ok(Reaped::NoChildren),
+            Some(libc::EINTR) => continue,
+            _ => return Err(err),
+        }
+    }
+}
+
+/// What the child does between fork and exec, decided before the fork (the
+/// child may not allocate: other threads, such as tokio's leftover DNS
+/// threads, may hold the allocator's lock at the moment of the fork).
+#[derive(Debug, Clone, Default)]
+pub struct ChildSetup {
+    /// Start a process group of its own (`setpgid(0, 0)`).
+    pub new_group: bool,
+    /// If stdin is a terminal whose foreground is our process group, hand the
+    /// foreground to the child's new group.
+    pub take_terminal: bool,
+    /// `(uid, gid, supplementary groups)` to switch to.
+    pub credentials: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)>,
+    /// `PR_SET_PDEATHSIG`, and the parent it is about (Linux).
+    pub pdeathsig: Option<(i32, i32)>,
+}
+
+impl ChildSetup {
+    /// Install this setup to run in the child, after std's own (dup2 of the
+    /// stdio, empty signal mask) and before `execvp`.
+    pub fn install(self, cmd: &mut std::process::Command) {
+        // SAFETY: `apply` only makes async-signal-safe system calls on data
+        // that was allocated before the fork (see `ChildSetup`).
+        unsafe {
+            cmd.pre_exec(move || self.apply());
+        }
+    }
+
+    /// Runs in the child. Order matters:
+    /// 1. block every signal again (std emptied the mask), so nothing sent to
+    ///    the new group can act on a half-made child and `tcsetpgrp` from a
+    ///    background group does not stop it with SIGTTOU (as tini does);
+    /// 2. default dispositions, so a signal preflight was started with
+    ///    ignored is not passed on (tini and catatonit pass them on);
+    /// 3. own group, then the terminal's foreground for it;
+    /// 4. groups, gid, uid: a uid change clears PDEATHSIG, so that comes
+    ///    after; if the parent already died, signal ourselves;
+    /// 5. empty mask: pending signals act now, before exec, with default
+    ///    dispositions, as they would right after it.
+    fn apply(&self) -> io::Result<()> {
+        set_mask(&SigSet::all())?;
+        reset_dispositions();
+        // SAFETY (this block): each call takes integers or pointers to data
+        // owned by `self`, valid for the call; none allocates.
+        unsafe {
+            let foreground = self.take_terminal
+                && libc::isatty(libc::STDIN_FILENO) == 1
+                && libc::tcgetpgrp(libc::STDIN_FILENO) == libc::getpgrp();
+            if self.new_group && libc::setpgid(0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if foreground && libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid()) != 0 {
+                let err = io::Error::last_os_error();
+                // Not our controlling terminal, or it went away: go on
+                // without it, as tini does.
+                if !matches!(err.raw_os_error(), Some(libc::ENOTTY | libc::ENXIO)) {
+                    return Err(err);
+                }
+            }
+            if let Some((uid, gid, groups)) = &self.credentials {
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0
+                    || libc::setgid(*gid) != 0
+                    || libc::setuid(*uid) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            #[cfg(target_os = "linux")]
+            if let Some((sig, parent)) = self.pdeathsig {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    libc::kill(libc::getpid(), sig);
+                }
+            }
+        }
+        set_mask(&SigSet::empty())
+    }
+}
+
+/// `PR_SET_PDEATHSIG` for preflight itself: when our parent dies, `sig`
+/// becomes pending and is forwarded like any other signal.
+#[cfg(target_os = "linux")]
+pub fn set_own_pdeathsig(sig: i32) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn set_own_pdeathsig(_sig: i32) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "parent-death signals are Linux-only",
+    ))
+}
+
+/// Give freed heap pages back to the system (glibc keeps them): the
+/// supervisor lives for the container's lifetime, and what the argument
+/// parsing and the waiting phase allocated is never needed again.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

@@ -1,0 +1,311 @@
+//! The supervision loop: one thread, asleep in `sigwaitinfo` until a signal
+//! comes. No `?` in here: see the rule in the module doc of `init`.
+
+use std::io;
+use std::time::Instant;
+
+use nix::sys::signal::SigSet;
+use tracing::{debug, info, warn};
+
+use super::signals::{self, Name};
+use super::sys::{self, SigInfo};
+use super::{Ended, Role, reap};
+use crate::config::InitOptions;
+use crate::exit_code::Status;
+
+/// After the command exited: what the leftovers got so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// TERM sent; KILL at `kill_at`.
+    Term,
+    /// KILL sent; if some are still there at `kill_at` (stuck in the kernel,
+    /// or out of sight without /proc), leave them.
+    Kill,
+    /// Nothing left (or given up): return.
+    Done,
+}
+
+pub struct Supervisor<'a> {
+    child: i32,
+    role: Role,
+    opts: &'a InitOptions,
+    pid1: bool,
+    me: i32,
+    status: Option<Status>,
+    terminating_signal: Option<i32>,
+    timed_out: bool,
+    /// A hook's timeout.
+    timeout_at: Option<Instant>,
+    /// KILL: the child (running), or what is left (shutdown).
+    kill_at: Option<Instant>,
+    /// Set once the command has exited (Role::Main only).
+    stage: Option<Stage>,
+    /// Children re-parented to us that already got the current stage's signal.
+    signaled: Vec<i32>,
+}
+
+impl<'a> Supervisor<'a> {
+    pub fn new(child: i32, role: Role, opts: &'a InitOptions, pid1: bool) -> Self {
+        let timeout_at = match role {
+            Role::Hook { timeout } => timeout.map(|t| Instant::now() + t),
+            Role::Main => None,
+        };
+        Supervisor {
+            child,
+            role,
+            opts,
+            pid1,
+            me: std::process::id() as i32,
+            status: None,
+            terminating_signal: None,
+            timed_out: false,
+            timeout_at,
+            kill_at: None,
+            stage: None,
+            signaled: Vec::new(),
+        }
+    }
+
+    pub fn run(mut self) -> Ended {
+        let all = SigSet::all();
+        loop {
+            let deadline = self.timeout_at.into_iter().chain(self.kill_at).min();
+            let info = match deadline {
+                None => sys::wait_signal(&all, None),
+                Some(at) => match at.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => sys::wait_signal(&all, Some(left)),
+                    _ => None,
+                },
+            };
+            match info {
+                Some(i) if i.signo == libc::SIGCHLD => self.on_child(),
+                Some(i) => self.on_signal(i),
+                None => self.on_clock(Instant::now()),
+            }
+            if let Some(ended) = self.ended() {
+                return ended;
+            }
+        }
+    }
+
+    fn ended(&self) -> Option<Ended> {
+        let status = self.status?;
+        let finished = match self.role {
+            Role::Hook { .. } => true,
+            Role::Main => self.stage == Some(Stage::Done),
+        };
+        finished.then_some(Ended {
+            status,
+            terminating_signal: self.terminating_signal,
+            timed_out: self.timed_out,
+        })
+    }
+
+    fn on_child(&mut self) {
+        let signaled = &mut self.signaled;
+        let drained = reap::drain(self.child, |pid| signaled.retain(|p| *p != pid));
+        if let Some(status) = drained.watched {
+            self.status = Some(status);
+            self.timeout_at = None;
+            self.kill_at = None;
+            match self.role {
+                Role::Hook { .. } => debug!(?status, "hook ended"),
+                Role::Main if drained.none_left => {
+                    debug!(?status, "command ended, nothing left");
+                    self.stage = Some(Stage::Done);
+                }
+                Role::Main => {
+                    info!(
+                        "command ended ({}); stopping what it left: TERM, KILL after {}",
+                        describe(status),
+                        humantime::format_duration(self.opts.grace)
+                    );
+                    self.stage = Some(Stage::Term);
+                    self.kill_at = Some(Instant::now() + self.opts.grace);
+                    self.signal_leftovers(libc::SIGTERM, true);
+                }
+            }
+            return;
+        }
+        match self.stage {
+            Some(_) if drained.none_left => self.stage = Some(Stage::Done),
+            // Orphans of the processes that just ended are ours now.
+            Some(Stage::Term) => self.signal_leftovers(libc::SIGTERM, false),
+            Some(Stage::Kill) => self.signal_leftovers(libc::SIGKILL, false),
+            _ => {}
+        }
+    }
+
+    fn on_clock(&mut self, now: Instant) {
+        if self.timeout_at.is_some_and(|t| t <= now) {
+            self.timeout_at = None;
+            self.timed_out = true;
+            warn!(
+                "hook timed out; stopping it: TERM, KILL after {}",
+                humantime::format_duration(self.opts.grace)
+            );
+            send(-self.child, libc::SIGTERM);
+            let at = now + self.opts.grace;
+            self.kill_at = Some(self.kill_at.map_or(at, |k| k.min(at)));
+        }
+        if !self.kill_at.is_some_and(|t| t <= now) {
+            return;
+        }
+        self.kill_at = None;
+        match self.stage {
+            None => {
+                debug!("still running: KILL");
+                // A timed-out hook loses its whole group, as it got TERM.
+                let who = if self.timed_out {
+                    -self.child
+                } else {
+                    self.target()
+                };
+                send(who, libc::SIGKILL);
+            }
+            Some(Stage::Term) => {
+                warn!("processes left after the grace period: KILL");
+                self.stage = Some(Stage::Kill);
+                self.kill_at = Some(now + self.opts.grace);
+                self.signal_leftovers(libc::SIGKILL, true);
+            }
+            Some(Stage::Kill) => {
+                warn!("processes still left after KILL; leaving them");
+                self.stage = Some(Stage::Done);
+            }
+            Some(Stage::Done) => {}
+        }
+    }
+
+    fn on_signal(&mut self, info: SigInfo) {
+        let sig = info.signo;
+        if !signals::forwarded(sig) {
+            debug!(sig = %Name(sig), "not forwarded");
+            return;
+        }
+        if info.code == libc::SI_USER && info.pid == self.me {
+            debug!(sig = %Name(sig), "raised by preflight's own doing: not forwarded");
+            return;
+        }
+        let to = self
+            .opts
+            .rewrites
+            .iter()
+            .find(|(from, _)| *from == sig)
+            .map_or(sig, |(_, to)| *to);
+        if to == 0 {
+            debug!(sig = %Name(sig), "dropped (--rewrite)");
+            return;
+        }
+        debug!(sig = %Name(sig), to = %Name(to), "forwarding");
+        if self.stage.is_some() {
+            self.forward_to_leftovers(to);
+            return;
+        }
+        send(self.target(), to);
+        if signals::TERMINATING.contains(&sig) {
+            self.terminating_signal.get_or_insert(sig);
+        }
+        if let (libc::SIGTERM, Some(after)) = (sig, self.opts.kill_after) {
+            let at = Instant::now() + after;
+            self.kill_at = Some(self.kill_at.map_or(at, |k| k.min(at)));
+        }
+    }
+
+    /// Where forwarded signals go while the child runs.
+    fn target(&self) -> i32 {
+        if self.opts.single_child {
+            self.child
+        } else {
+            -self.child
+        }
+    }
+
+    /// Send `sig` to everything left after the command ended: as PID 1 the
+    /// whole namespace; else the command's group and every child
+    /// re-parented to us from another group (a `setsid` daemon). A TERM goes
+    /// once to each (a second one means "hurry" to many programs): to the
+    /// group when the stage starts, to a child the first time it is seen.
+    /// KILL is repeated for every newcomer.
+    fn signal_leftovers(&mut self, sig: i32, new_stage: bool) {
+        if new_stage {
+            self.signaled.clear();
+        }
+        let again = new_stage || sig == libc::SIGKILL;
+        if self.pid1 {
+            if again {
+                send(-1, sig);
+            }
+            return;
+        }
+        if again {
+            send(-self.child, sig);
+        }
+        let group = nix::unistd::Pid::from_raw(self.child);
+        for pid in children() {
+            if self.signaled.contains(&pid) {
+                continue;
+            }
+            let in_group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
+                .is_ok_and(|g| g == group);
+            if !in_group {
+                send(pid, sig);
+            }
+            self.signaled.push(pid);
+        }
+    }
+
+    /// A signal that comes during the shutdown goes where the shutdown's do.
+    fn forward_to_leftovers(&self, sig: i32) {
+        if self.pid1 {
+            send(-1, sig);
+            return;
+        }
+        send(-self.child, sig);
+        for pid in children() {
+            send(pid, sig);
+        }
+    }
+}
+
+/// `kill`, logging instead of failing. ESRCH: it just ended (its SIGCHLD is
+/// on the way) or the group is empty; that is fine.
+fn send(pid: i32, sig: i32) {
+    if let Err(e) = sys::kill(pid, sig) {
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            debug!(pid, sig = %Name(sig), "nothing to signal");
+        } else {
+            warn!("cannot send {} to {pid}: {e}", Name(sig));
+        }
+    }
+}
+
+/// Our children (every thread's: an orphan goes to any live thread of its
+/// reaper), from `/proc/self/task/*/children` (Linux ≥ 3.5, on by default).
+/// Empty if /proc is not there.
+fn children() -> Vec<i32> {
+    let mut out = Vec::new();
+    let tasks = match std::fs::read_dir("/proc/self/task") {
+        Ok(t) => t,
+        Err(e) => {
+            debug!("cannot list children: {e}");
+            return out;
+        }
+    };
+    for task in tasks.flatten() {
+        let path = task.path().join("children");
+        match std::fs::read_to_string(&path) {
+            Ok(s) => out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => debug!("cannot read {}: {e}", path.display()),
+        }
+    }
+    out
+}
+
+fn describe(status: Status) -> String {
+    match status {
+        Status::Exited(code) => format!("exit {code}"),
+        Status::Signaled(sig) => format!("killed by {}", Name(sig)),
+    }
+}
