@@ -288,13 +288,24 @@ fn run_quiet(argv: &[OsString]) -> io::Result<ExitStatus> {
     command(argv).status()
 }
 
-/// Wall time from spawn to the end of wait; None if it did not exit 0.
-fn time_run(argv: &[OsString]) -> Option<Duration> {
+/// Wall time from spawn to the end of wait, and the CPU time (user + system)
+/// of the process and everything it waited for; None if it did not exit 0.
+/// CPU time suffers less than wall time from a busy machine.
+fn time_run(argv: &[OsString]) -> Option<(Duration, Duration)> {
     let mut cmd = command(argv);
     let t0 = Instant::now();
-    let status = cmd.spawn().ok()?.wait().ok()?;
+    let child = cmd.spawn().ok()?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; the child is ours and
+    // std never waits for it (its handle is only dropped).
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let dt = t0.elapsed();
-    status.success().then_some(dt)
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    let ok = pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    ok.then_some((dt, cpu))
 }
 
 /// Pids of `pid`'s children (all its threads').
@@ -444,18 +455,23 @@ fn startup(tools: &Tools, runs: usize) {
             argvs.push(tools.wrap(mode, t.argv(&[true_exe.as_os_str()])));
         }
         let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); argvs.len()];
+        let mut cpu_samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); argvs.len()];
         let mut failures = vec![0usize; argvs.len()];
         // Interleave run by run, rotating who goes first.
         for round in 0..runs {
             for k in 0..argvs.len() {
                 let i = (round + k) % argvs.len();
                 match time_run(&argvs[i]) {
-                    Some(d) => samples[i].push(d),
+                    Some((wall, cpu)) => {
+                        samples[i].push(wall);
+                        cpu_samples[i].push(cpu);
+                    }
                     None => failures[i] += 1,
                 }
             }
         }
         let base = summarize(&mut samples[0]);
+        let cpu_base = summarize(&mut cpu_samples[0]);
         println!(
             "\n## start-up, {} — {runs} runs each, interleaved",
             mode_title(mode)
@@ -465,8 +481,8 @@ fn startup(tools: &Tools, runs: usize) {
         } else {
             "over `unshare … true`"
         };
-        println!("| command | median | p90 | median {over} |");
-        println!("| --- | ---: | ---: | ---: |");
+        println!("| command | median | p90 | median {over} | CPU median | CPU {over} |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: |");
         for (i, name) in names.iter().enumerate() {
             let label = match i {
                 0 => "`true`".to_owned(),
@@ -480,20 +496,26 @@ fn startup(tools: &Tools, runs: usize) {
                 }
             };
             let Some(s) = summarize(&mut samples[i]) else {
-                println!("| {label} | failed | | |");
+                println!("| {label} | failed | | | | |");
                 continue;
             };
+            let cpu = summarize(&mut cpu_samples[i]);
             let rel = match (i, base) {
                 (0, _) | (_, None) => "—".to_owned(),
                 (_, Some(b)) => signed_ms(s.median, b.median),
             };
+            let cpu_rel = match (i, cpu, cpu_base) {
+                (0, _, _) | (_, None, _) | (_, _, None) => "—".to_owned(),
+                (_, Some(c), Some(b)) => signed_ms(c.median, b.median),
+            };
+            let cpu = cpu.map_or("?".into(), |c| ms(c.median));
             let fail = if failures[i] > 0 {
                 format!(" ({} failed)", failures[i])
             } else {
                 String::new()
             };
             println!(
-                "| {label} | {} | {} | {rel}{fail} |",
+                "| {label} | {} | {} | {rel}{fail} | {cpu} | {cpu_rel} |",
                 ms(s.median),
                 ms(s.p90)
             );
