@@ -7,10 +7,15 @@
 //! 1. **start-up**: `TOOL -- true`, as a plain process and as PID 1 (under
 //!    `unshare --pid --fork --mount-proc`), against `true` alone: median and
 //!    p90 of many runs, tools interleaved run by run so that noise from a busy
-//!    machine hits all of them alike.
+//!    machine hits all of them alike; also CPU time (user + system, from
+//!    `wait4`), which a busy machine disturbs less.
 //! 2. **memory and idle wake-ups** while supervising `sleep 1000`: VmRSS,
 //!    VmHWM, RssAnon/RssFile, threads (`/proc/PID/status`) and the context
-//!    switches of all its threads over an idle period.
+//!    switches of all its threads over an idle period. RssFile is the
+//!    executable's pages mapped from the page cache (shared by every process
+//!    of the same binary; the kernel maps up to 64 KiB around each page
+//!    touched, so for a static binary it grows with the binary's size);
+//!    RssAnon is what this process alone costs.
 //! 3. **orphans**: a child that double-forks N short-lived processes and
 //!    exits (this bench binary re-executed as `__orphans N`); time from start
 //!    to the supervisor's exit. As a plain process the bench registers as
@@ -24,13 +29,20 @@
 //! binary that does not run (preflight's init core before it existed), or an
 //! `unshare` that is not permitted is skipped with a printed reason.
 //!
+//! `cargo bench` builds preflight with the `bench` profile, which differs from
+//! `release` in one way: `panic = "abort"` is ignored (a few KiB bigger). For
+//! figures of the shipped binary, `cargo build --release`, copy it and point
+//! `PREFLIGHT_BIN` at the copy (the two builds share the output path).
+//!
 //! Knobs (environment): `PREFLIGHT_BIN` measures another preflight binary;
 //! `PREFLIGHT_BENCH_RUNS` (start-up runs per tool, default 300),
 //! `PREFLIGHT_BENCH_IDLE_SECS` (3), `PREFLIGHT_BENCH_ORPHANS` (10000),
 //! `PREFLIGHT_BENCH_ORPHAN_RUNS` (5), `PREFLIGHT_BENCH_TERM_RUNS` (50),
 //! `PREFLIGHT_BENCH_ONLY` (comma-separated sections: startup, memory,
-//! orphans, term). Every `PREFLIGHT_*` variable is removed from the measured
-//! processes' environment.
+//! orphans, term); `PREFLIGHT_BENCH_EXTRA=NAME=PATH,...` measures other
+//! preflight builds alongside (a non-PIE build, another branch's). Every
+//! `PREFLIGHT_*` variable is removed from the measured processes'
+//! environment.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -175,13 +187,26 @@ impl Tools {
         let preflight = std::env::var_os("PREFLIGHT_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_preflight")));
-        let candidates = [
-            ("preflight", Some(preflight), &["--"][..]),
+        let mut candidates = vec![("preflight", Some(preflight), &["--"][..])];
+        // Variants to compare with, measured like preflight: NAME=PATH,...
+        for extra in std::env::var("PREFLIGHT_BENCH_EXTRA")
+            .iter()
+            .flat_map(|v| v.split(','))
+        {
+            match extra.split_once('=') {
+                Some((name, path)) => {
+                    let name: &'static str = Box::leak(name.trim().to_owned().into_boxed_str());
+                    candidates.push((name, Some(PathBuf::from(path.trim())), &["--"][..]));
+                }
+                None => println!("PREFLIGHT_BENCH_EXTRA: {extra:?} is not NAME=PATH"),
+            }
+        }
+        candidates.extend([
             ("tini-static", which("tini-static"), &["--"][..]),
             ("tini", which("tini"), &["--"][..]),
             ("dumb-init", which("dumb-init"), &[][..]),
             ("catatonit", which("catatonit"), &["--"][..]),
-        ];
+        ]);
         let mut supervisors = Vec::new();
         for (name, exe, args) in candidates {
             let Some(exe) = exe else {
@@ -621,6 +646,10 @@ fn memory(tools: &Tools, idle: Duration) {
             s.kill();
         }
     }
+    println!(
+        "(RssFile: the executable's pages mapped from the page cache, shared by every \
+         process of the same binary; RssAnon: this process's own memory.)"
+    );
 }
 
 // ---------------------------------------------------------------------------
