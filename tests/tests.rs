@@ -6,3 +6,8 @@ mod support;
 
 /// Bad input: exit 2 with one line naming the value.
 mod cli_errors;
+
+/// The command's exit status, 128+N for a signal, 127/126 when it cannot start.
+mod init_exit;
+/// Shared by the init tests: the testkit, PID 1 under unshare, handshakes.
+mod init_harness;

@@ -1,0 +1,312 @@
+//! `preflight-testkit`: the programs the init tests run under preflight. Each
+//! subcommand is one small behaviour the tests observe on stdout; long-lived
+//! ones print `ready <pid>` first, so a test waits for that line instead of
+//! sleeping (dumb-init's `print_signals`). Not shipped: a test helper only.
+//!
+//! ```text
+//! signals [--children N]   record every signal: `<pid> <signo>` per line
+//! exit N                   exit with N
+//! kill-self SIG            die of SIG
+//! orphans N                leave N double-forked orphans, then wait for EOF on stdin
+//! fds                      `fds 0 1 2`: every open descriptor
+//! sigstate                 SigBlk/SigIgn/SigCgt from /proc/self/status
+//! ids                      `pid P ppid Q pgid G`
+//! cwd                      the working directory
+//! tty                      `foreground`, `background` or `no tty`, for stdin
+//! flush-on-term FILE       on TERM, write `flushed` to FILE and exit 0
+//! ignore-term              block TERM and never take it
+//! wait-stdin               exit 0 at EOF on stdin
+//! background CMD...        start CMD, pass its first line on, exit 0 (CMD stays)
+//! ignoring -- CMD...       exec CMD with INT, TERM, HUP, USR1 ignored, USR2 blocked
+//! pending SIG -- CMD...    exec CMD with SIG blocked and pending
+//! hook [--timeout D] [--grace D] -- CMD...
+//!                          run CMD as a preflight hook: `ended code=C timed_out=B
+//!                          terminating=S`, then wait for EOF on stdin
+//! ```
+
+#![allow(unsafe_code)]
+// No Rust runtime start-up: it would ignore SIGPIPE and catch SEGV and BUS
+// (stack overflow detection), and `sigstate` must see only what preflight
+// handed over. std works without it on Linux.
+#![no_main]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{SigSet, Signal};
+
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    run();
+    0
+}
+
+fn run() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["signals"] => signals(0),
+        ["signals", "--children", n] => signals(n.parse().unwrap()),
+        ["exit", n] => std::process::exit(n.parse().unwrap()),
+        ["kill-self", sig] => kill_self(preflight::init::signals::parse(sig).unwrap()),
+        ["orphans", n] => orphans(n.parse().unwrap()),
+        ["fds"] => fds(),
+        ["sigstate"] => sigstate(),
+        ["ids"] => ids(),
+        ["cwd"] => line(&std::env::current_dir().unwrap().display().to_string()),
+        ["tty"] => tty(),
+        ["flush-on-term", file] => flush_on_term(file),
+        ["ignore-term"] => ignore_term(),
+        ["wait-stdin"] => wait_stdin(),
+        ["background", cmd @ ..] => background(cmd),
+        ["ignoring", "--", cmd @ ..] => ignoring(cmd),
+        ["pending", sig, "--", cmd @ ..] => {
+            pending(preflight::init::signals::parse(sig).unwrap(), cmd)
+        }
+        ["hook", rest @ ..] => hook(rest),
+        _ => {
+            eprintln!("preflight-testkit: unknown arguments {args:?}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// One line on stdout in one write (several processes may share the pipe);
+/// a closed pipe is not an error here.
+fn line(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(format!("{s}\n").as_bytes());
+    let _ = out.flush();
+}
+
+fn ready() {
+    line(&format!("ready {}", std::process::id()));
+}
+
+fn block_all() {
+    SigSet::all().thread_block().unwrap();
+}
+
+/// Take signals as they come (all blocked), one line each.
+fn record_signals() -> ! {
+    let all = SigSet::all();
+    loop {
+        // SAFETY: siginfo_t is plain data; `all` and `info` are valid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let sig = unsafe { libc::sigwaitinfo(all.as_ref(), &mut info) };
+        if sig > 0 {
+            line(&format!("{} {sig}", std::process::id()));
+        }
+    }
+}
+
+fn signals(children: usize) {
+    block_all();
+    for _ in 0..children {
+        // SAFETY: single-threaded here; the child only prints and waits.
+        if let nix::unistd::ForkResult::Child = unsafe { nix::unistd::fork() }.unwrap() {
+            ready();
+            record_signals();
+        }
+    }
+    ready();
+    record_signals();
+}
+
+fn kill_self(sig: i32) {
+    // SAFETY: plain integers.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::kill(libc::getpid(), sig);
+    }
+    SigSet::all().thread_unblock().unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    std::process::exit(99);
+}
+
+fn orphans(n: usize) {
+    for _ in 0..n {
+        // SAFETY: single-threaded; the children only fork and _exit.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let _ = unsafe { nix::unistd::fork() };
+                unsafe { libc::_exit(0) };
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                nix::sys::wait::waitpid(child, None).unwrap();
+            }
+        }
+    }
+    ready();
+    wait_stdin();
+}
+
+fn fds() {
+    let open: Vec<String> = (0..1024)
+        .filter(|fd| {
+            // SAFETY: F_GETFD on any number only reads the descriptor table.
+            let flags = unsafe { libc::fcntl(*fd, libc::F_GETFD) };
+            flags != -1
+        })
+        .map(|fd| fd.to_string())
+        .collect();
+    line(&format!("fds {}", open.join(" ")));
+}
+
+fn sigstate() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    for l in status.lines() {
+        if l.starts_with("SigBlk:") || l.starts_with("SigIgn:") || l.starts_with("SigCgt:") {
+            line(&l.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+}
+
+fn ids() {
+    line(&format!(
+        "pid {} ppid {} pgid {}",
+        std::process::id(),
+        nix::unistd::getppid(),
+        nix::unistd::getpgrp()
+    ));
+}
+
+fn tty() {
+    // SAFETY: plain integers.
+    let (is_tty, fg, own) = unsafe { (libc::isatty(0) == 1, libc::tcgetpgrp(0), libc::getpgrp()) };
+    line(match (is_tty, fg == own) {
+        (false, _) => "no tty",
+        (true, true) => "foreground",
+        (true, false) => "background",
+    });
+}
+
+fn flush_on_term(file: &str) {
+    let mut term = SigSet::empty();
+    term.add(Signal::SIGTERM);
+    term.thread_block().unwrap();
+    ready();
+    term.wait().unwrap();
+    // Flushing takes a moment.
+    std::thread::sleep(Duration::from_millis(50));
+    std::fs::write(file, "flushed\n").unwrap();
+    std::process::exit(0);
+}
+
+fn ignore_term() {
+    let mut term = SigSet::empty();
+    term.add(Signal::SIGTERM);
+    term.thread_block().unwrap();
+    ready();
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn wait_stdin() {
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    std::process::exit(0);
+}
+
+fn background(cmd: &[&str]) {
+    let mut child = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    line(first.trim_end());
+    std::process::exit(0);
+}
+
+fn ignoring(cmd: &[&str]) {
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+    ] {
+        // SAFETY: SIG_IGN installs no code.
+        unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) }.unwrap();
+    }
+    let mut usr2 = SigSet::empty();
+    usr2.add(Signal::SIGUSR2);
+    usr2.thread_block().unwrap();
+    let e = Command::new(cmd[0]).args(&cmd[1..]).exec();
+    panic!("exec {cmd:?}: {e}");
+}
+
+fn pending(sig: i32, cmd: &[&str]) {
+    // Block it, have another process send it (so its sender is not the
+    // program we become): it stays pending through exec, with the mask.
+    // SAFETY: `set` is a valid, initialised sigset for each call; the forked
+    // child only sends a signal and _exits.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let me = libc::getpid();
+        match nix::unistd::fork().unwrap() {
+            nix::unistd::ForkResult::Child => {
+                libc::kill(me, sig);
+                libc::_exit(0);
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                nix::sys::wait::waitpid(child, None).unwrap();
+            }
+        }
+    }
+    let e = Command::new(cmd[0]).args(&cmd[1..]).exec();
+    panic!("exec {cmd:?}: {e}");
+}
+
+fn hook(rest: &[&str]) {
+    let mut timeout = None;
+    let mut grace = Duration::from_secs(5);
+    let mut i = 0;
+    while rest[i] != "--" {
+        let d = humantime::parse_duration(rest[i + 1]).unwrap();
+        match rest[i] {
+            "--timeout" => timeout = Some(d),
+            "--grace" => grace = d,
+            other => panic!("hook: unknown option {other}"),
+        }
+        i += 2;
+    }
+    let cmd = &rest[i + 1..];
+    preflight::init::signals::block_all();
+    let opts = preflight::config::InitOptions {
+        single_child: false,
+        rewrites: Vec::new(),
+        remap_exit: Vec::new(),
+        grace,
+        kill_after: None,
+        subreaper: true,
+        pdeathsig: None,
+        exec: false,
+    };
+    preflight::init::prepare(&opts);
+    let command = preflight::init::Command {
+        argv: cmd.iter().map(Into::into).collect(),
+        env: std::env::vars_os().collect(),
+        credentials: None,
+    };
+    let role = preflight::init::Role::Hook { timeout };
+    let ended = preflight::init::run(&command, role, &opts).unwrap();
+    let term = ended
+        .terminating_signal
+        .map_or("-".to_string(), |s| s.to_string());
+    line(&format!(
+        "ended code={} timed_out={} terminating={term}",
+        ended.status.code(),
+        ended.timed_out
+    ));
+    wait_stdin();
+}
