@@ -162,7 +162,11 @@ impl Tools {
     fn find() -> Tools {
         let true_exe = which("true");
         let sleep_exe = which("sleep");
-        let unshare = which("unshare").and_then(|u| {
+        let unshare = which("unshare");
+        if unshare.is_none() {
+            println!("skipping PID 1 measurements: unshare not found on PATH");
+        }
+        let unshare = unshare.and_then(|u| {
             let argv: Vec<OsString> = vec![
                 u.into_os_string(),
                 "--pid".into(),
