@@ -260,6 +260,10 @@ fn secrets_from_files_reach_hooks_and_command_but_not_their_file_variables() {
             "-c",
             "echo \"[$DB_PASSWORD] [${DB_PASSWORD_FILE-unset}]\"",
         ])
+        // Only this variable: the machine's own `*_FILE` variables (say a
+        // TF_CLI_CONFIG_FILE naming a missing file) would rightly stop it.
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DB_PASSWORD_FILE", &file)
         .output()
         .unwrap();
