@@ -207,16 +207,22 @@ impl Config {
             Some(ModeArgs::Check { targets }) => (Mode::Check, targets),
         };
 
-        // Targets: the command line replaces the environment's list.
-        let mut raw_targets: Vec<String> = mode_targets;
-        raw_targets.extend(cli.wait.targets.iter().cloned());
-        // Each target with the name to blame for it.
+        // Targets: the command line replaces the environment's list. Each
+        // target comes with the name to blame for it.
+        let positional = match mode {
+            Mode::Check => "check",
+            _ => "wait",
+        };
+        let from_cli = |list: &[String], name: &'static str| -> Vec<(String, &'static str)> {
+            list.iter()
+                .flat_map(|t| split_list(t))
+                .map(|t| (t, name))
+                .collect()
+        };
+        let mut raw_targets = from_cli(&mode_targets, positional);
+        raw_targets.extend(from_cli(&cli.wait.targets, "--wait"));
         let raw_targets: Vec<(String, &str)> = if !raw_targets.is_empty() {
             raw_targets
-                .iter()
-                .flat_map(|t| split_list(t))
-                .map(|t| (t, "--wait"))
-                .collect()
         } else if let Some(list) = env.non_empty("PREFLIGHT_WAIT") {
             split_list(list)
                 .into_iter()

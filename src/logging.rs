@@ -4,9 +4,11 @@
 
 use std::fmt;
 
+use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -31,12 +33,7 @@ pub fn init(filter: &str, format: LogFormat) {
         }
         LogFormat::Json => {
             use tracing_subscriber::layer::SubscriberExt;
-            let subscriber = builder
-                .json()
-                .flatten_event(true)
-                .with_current_span(false)
-                .finish()
-                .with(targets);
+            let subscriber = builder.event_format(JsonLines).finish().with(targets);
             tracing::subscriber::set_global_default(subscriber)
         }
     };
@@ -68,5 +65,105 @@ where
         write!(w, "preflight: {level}")?;
         ctx.field_format().format_fields(w.by_ref(), event)?;
         writeln!(w)
+    }
+}
+
+/// One JSON object a line: `{"timestamp":"…","level":"INFO","message":"…",
+/// "field":…}`. Written here rather than with tracing-subscriber's `json`
+/// feature, which brings serde and serde_json into a binary with a size
+/// budget; events only carry strings, numbers and booleans.
+struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut timestamp = String::new();
+        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+        let mut line = String::with_capacity(128);
+        line.push_str("{\"timestamp\":");
+        push_json_str(&mut line, &timestamp);
+        line.push_str(",\"level\":");
+        push_json_str(&mut line, event.metadata().level().as_str());
+        event.record(&mut JsonFields(&mut line));
+        line.push('}');
+        writeln!(w, "{line}")
+    }
+}
+
+/// Appends `,"name":value` for each field of an event.
+struct JsonFields<'a>(&'a mut String);
+
+impl JsonFields<'_> {
+    fn key(&mut self, field: &Field) {
+        self.0.push(',');
+        push_json_str(self.0, field.name());
+        self.0.push(':');
+    }
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        self.0.push_str(&value.to_string());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        self.0.push_str(&value.to_string());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.0.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        push_json_str(self.0, value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.key(field);
+        push_json_str(self.0, &format!("{value:?}"));
+    }
+}
+
+/// A JSON string literal: quotes, backslashes and control characters escaped.
+fn push_json_str(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_json_str;
+
+    #[test]
+    fn json_strings_escape_what_json_requires() {
+        let mut out = String::new();
+        push_json_str(&mut out, "a\"b\\c\nd\u{1}");
+        assert_eq!(out, r#""a\"b\\c\nd\u0001""#);
     }
 }

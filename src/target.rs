@@ -216,7 +216,7 @@ fn parse_url(kind: Kind, default_port: Option<u16>, rest: &str) -> Result<Target
     if matches!(kind, Kind::Unix | Kind::File) {
         // unix:///run/x.sock: the authority must be empty, the path absolute.
         let path = rest.split(['?']).next().unwrap_or("");
-        if !path.starts_with('/') || path.len() < 2 {
+        if !path.starts_with('/') {
             return Err("expected an absolute path after the scheme, like unix:///run/app.sock or file:///tmp/ready".into());
         }
         let path = decode(path)?;

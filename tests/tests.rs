@@ -48,3 +48,6 @@ mod probes_simple;
 mod init_exit;
 /// Shared by the init tests: the testkit, PID 1 under unshare, handshakes.
 mod init_harness;
+
+/// Log lines: stderr only, text or JSON, never a secret.
+mod logging;
