@@ -11,3 +11,5 @@ mod cli_errors;
 mod init_exit;
 /// Shared by the init tests: the testkit, PID 1 under unshare, handshakes.
 mod init_harness;
+/// Every signal reaches the child as sent: group, --single-child, --rewrite.
+mod init_signals;
