@@ -7,6 +7,8 @@ mod support;
 /// Bad input: exit 2 with one line naming the value.
 mod cli_errors;
 
+/// The child starts clean: mask, dispositions, descriptors, group, terminal.
+mod init_child;
 /// The command's exit status, 128+N for a signal, 127/126 when it cannot start.
 mod init_exit;
 /// Shared by the init tests: the testkit, PID 1 under unshare, handshakes.
