@@ -13,5 +13,7 @@ mod init_child;
 mod init_exit;
 /// Shared by the init tests: the testkit, PID 1 under unshare, handshakes.
 mod init_harness;
+/// Zombies are reaped, orphans re-parented to preflight (subreaper).
+mod init_reap;
 /// Every signal reaches the child as sent: group, --single-child, --rewrite.
 mod init_signals;
