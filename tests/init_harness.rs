@@ -152,7 +152,7 @@ impl Run {
 
     /// Kill the whole tree now (as dropping does); the lines already
     /// written stay readable with [`Run::rest`].
-    pub fn child_kill(&self) {
+    pub fn kill_tree(&self) {
         let Some(child) = self.child.as_ref() else {
             return;
         };

@@ -35,7 +35,7 @@ fn every_forwardable_signal_reaches_the_child_exactly_as_sent() {
             round_trip(&run, child, sig);
         }
         // Nothing else came (no duplicate, nothing preflight made up).
-        drop(run.child_kill());
+        run.kill_tree();
         assert_eq!(run.rest(), Vec::<String>::new(), "{how:?}");
     }
 }
@@ -105,7 +105,7 @@ fn single_child_sends_to_the_child_alone() {
     // The first `ready` may come from either; the forked one is not the child.
     let child = if a < b { a } else { b };
     assert_eq!(got, format!("{child} {}", libc::SIGUSR1));
-    drop(run.child_kill());
+    run.kill_tree();
     assert_eq!(
         run.rest(),
         Vec::<String>::new(),

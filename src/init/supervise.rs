@@ -148,7 +148,7 @@ impl<'a> Supervisor<'a> {
             let at = now + self.opts.grace;
             self.kill_at = Some(self.kill_at.map_or(at, |k| k.min(at)));
         }
-        if !self.kill_at.is_some_and(|t| t <= now) {
+        if self.kill_at.is_none_or(|t| t > now) {
             return;
         }
         self.kill_at = None;
