@@ -101,6 +101,15 @@ impl Run {
         }
     }
 
+    /// The next line, or None once stdout is closed; panic after [`PATIENCE`].
+    pub fn next_line(&self) -> Option<String> {
+        match self.lines.recv_timeout(PATIENCE) {
+            Ok(l) => Some(l),
+            Err(RecvTimeoutError::Timeout) => panic!("no line within {PATIENCE:?}"),
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
     /// Wait for `ready <pid>`; the pid (as seen inside its namespace).
     pub fn ready(&self) -> i32 {
         let l = self.line();
@@ -139,6 +148,22 @@ impl Run {
     /// Send `sig` to preflight.
     pub fn signal(&self, sig: i32) {
         kill(self.preflight_pid(), sig);
+    }
+
+    /// Kill the whole tree now (as dropping does); the lines already
+    /// written stay readable with [`Run::rest`].
+    pub fn kill_tree(&self) {
+        let Some(child) = self.child.as_ref() else {
+            return;
+        };
+        match self.how {
+            As::Pid1 => {
+                for pid in children(child.id() as i32) {
+                    kill(pid, libc::SIGKILL);
+                }
+            }
+            As::Plain => kill_tree(child.id() as i32),
+        }
     }
 
     /// Close preflight's stdin (ends a `wait-stdin` child).

@@ -44,6 +44,11 @@ mod http;
 /// tcp, unix and file probes against fake peers: ready, refused, missing.
 mod probes_simple;
 
+
+/// The child starts clean: mask, dispositions, descriptors, group, terminal.
+mod init_child;
+/// --exec and --pdeathsig.
+mod init_exec;
 /// The command's exit status, 128+N for a signal, 127/126 when it cannot start.
 mod init_exit;
 /// Shared by the init tests: the testkit, PID 1 under unshare, handshakes.
@@ -51,3 +56,12 @@ mod init_harness;
 
 /// Log lines: stderr only, text or JSON, never a secret.
 mod logging;
+
+/// A hook under init: leftovers live on, timeout, TERM reported.
+mod init_hooks;
+/// Zombies are reaped, orphans re-parented to preflight (subreaper).
+mod init_reap;
+/// After the command: TERM, --grace, KILL for what is left; --kill-after.
+mod init_shutdown;
+/// Every signal reaches the child as sent: group, --single-child, --rewrite.
+mod init_signals;

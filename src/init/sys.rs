@@ -64,6 +64,34 @@ pub fn reset_dispositions() {
     }
 }
 
+/// glibc's two internal signals (32: thread cancellation, 33: set*id
+/// broadcast) cannot be changed through `sigaction`, but glibc's
+/// `posix_spawn` leaves them *ignored* in a child of a threaded parent
+/// (cargo's test runner, for one), and ignored survives exec. Only for the
+/// child, right before exec: preflight itself keeps glibc's settings.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn reset_internal_dispositions() {
+    for sig in [32, 33] {
+        // All-zero is SIG_DFL, no flags, empty mask, whatever the
+        // architecture's field order; 32 bytes cover every layout.
+        let act = [0u64; 4];
+        // SAFETY: rt_sigaction reads `act` (valid, large enough) and writes
+        // nothing back (null old action); 8 is the kernel's sigset size.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig as libc::c_long,
+                act.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8 as libc::c_long,
+            );
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn reset_internal_dispositions() {}
+
 /// Set the calling thread's signal mask to exactly `set`. Async-signal-safe.
 fn set_mask(set: &SigSet) -> io::Result<()> {
     // SAFETY: both pointers are valid for the call; no old mask is asked for.
@@ -230,7 +258,8 @@ impl ChildSetup {
     ///    the new group can act on a half-made child and `tcsetpgrp` from a
     ///    background group does not stop it with SIGTTOU (as tini does);
     /// 2. default dispositions, so a signal preflight was started with
-    ///    ignored is not passed on (tini and catatonit pass them on);
+    ///    ignored is not passed on (tini and catatonit pass them on), glibc's
+    ///    internal ones included;
     /// 3. own group, then the terminal's foreground for it;
     /// 4. groups, gid, uid: a uid change clears PDEATHSIG, so that comes
     ///    after; if the parent already died, signal ourselves;
@@ -239,6 +268,7 @@ impl ChildSetup {
     fn apply(&self) -> io::Result<()> {
         set_mask(&SigSet::all())?;
         reset_dispositions();
+        reset_internal_dispositions();
         // SAFETY (this block): each call takes integers or pointers to data
         // owned by `self`, valid for the call; none allocates.
         unsafe {

@@ -15,7 +15,7 @@
 //! tty                      `foreground`, `background` or `no tty`, for stdin
 //! flush-on-term FILE       on TERM, write `flushed` to FILE and exit 0
 //! ignore-term              block TERM and never take it
-//! wait-stdin               exit 0 at EOF on stdin
+//! wait-stdin               print ready, exit 0 at EOF on stdin
 //! background CMD...        start CMD, pass its first line on, exit 0 (CMD stays)
 //! ignoring -- CMD...       exec CMD with INT, TERM, HUP, USR1 ignored, USR2 blocked
 //! pending SIG -- CMD...    exec CMD with SIG blocked and pending
@@ -59,7 +59,10 @@ fn run() {
         ["tty"] => tty(),
         ["flush-on-term", file] => flush_on_term(file),
         ["ignore-term"] => ignore_term(),
-        ["wait-stdin"] => wait_stdin(),
+        ["wait-stdin"] => {
+            ready();
+            wait_stdin()
+        }
         ["background", cmd @ ..] => background(cmd),
         ["ignoring", "--", cmd @ ..] => ignoring(cmd),
         ["pending", sig, "--", cmd @ ..] => {

@@ -1,0 +1,137 @@
+//! The child starts clean: empty signal mask, default dispositions (even
+//! when preflight was started with signals ignored or blocked), none of
+//! preflight's descriptors, the same working directory, its own process
+//! group, the terminal's foreground when there is a terminal.
+
+use std::process::Stdio;
+
+use crate::init_harness::{As, both, command, testkit};
+use crate::require;
+
+fn output(how: As, args: &[&str]) -> Vec<String> {
+    let out = command(how, args).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{how:?} {args:?}: {out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+const CLEAN: [&str; 3] = [
+    "SigBlk: 0000000000000000",
+    "SigIgn: 0000000000000000",
+    "SigCgt: 0000000000000000",
+];
+
+#[test]
+fn the_child_starts_with_an_empty_mask_and_default_dispositions() {
+    let kit = testkit();
+    for how in both() {
+        assert_eq!(output(how, &["--", &kit, "sigstate"]), CLEAN, "{how:?}");
+    }
+}
+
+#[test]
+fn signals_ignored_or_blocked_when_preflight_started_are_not_passed_on() {
+    // tini and catatonit pass ignored signals on; preflight does not.
+    let kit = testkit();
+    let bin = crate::support::bin();
+    let out = std::process::Command::new(&kit)
+        .args([
+            "ignoring",
+            "--",
+            bin.to_str().unwrap(),
+            "--",
+            &kit,
+            "sigstate",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .collect::<Vec<_>>(),
+        CLEAN
+    );
+}
+
+#[test]
+fn the_child_gets_no_descriptor_of_preflights_own() {
+    // What preflight was started with is passed on (as tini does): compare
+    // with the testkit started the same way without preflight.
+    let kit = testkit();
+    let alone = std::process::Command::new(&kit)
+        .arg("fds")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let alone = String::from_utf8(alone.stdout).unwrap();
+    assert!(alone.starts_with("fds 0 1 2"), "{alone}");
+    for how in both() {
+        assert_eq!(
+            output(how, &["--", &kit, "fds"]),
+            [alone.trim_end()],
+            "{how:?}"
+        );
+    }
+}
+
+#[test]
+fn the_child_runs_in_preflights_working_directory() {
+    let kit = testkit();
+    let dir = crate::init_harness::temp_dir("cwd");
+    let out = command(As::Plain, &["--", &kit, "cwd"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let got = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        got.trim_end(),
+        dir.canonicalize().unwrap().to_str().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_child_leads_its_own_process_group() {
+    let kit = testkit();
+    for how in both() {
+        let out = output(how, &["--", &kit, "ids"]);
+        let f: Vec<&str> = out[0].split_whitespace().collect();
+        // pid P ppid Q pgid G
+        assert_eq!(f[1], f[5], "{how:?}: {out:?}");
+        if how == As::Pid1 {
+            assert_eq!(f[3], "1", "preflight is PID 1: {out:?}");
+        }
+    }
+}
+
+#[test]
+fn without_a_terminal_nothing_changes() {
+    let kit = testkit();
+    assert_eq!(output(As::Plain, &["--", &kit, "tty"]), ["no tty"]);
+}
+
+#[test]
+fn with_a_terminal_the_child_gets_the_foreground() {
+    // script(1) runs preflight on a new pty, as its session's foreground.
+    require!(
+        crate::support::have_program("script"),
+        "script(1) is not installed"
+    );
+    let kit = testkit();
+    let bin = crate::support::bin();
+    let line = format!("{} -- {kit} tty", bin.display());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(got.trim_end(), "foreground", "{got:?}");
+}

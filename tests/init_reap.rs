@@ -1,0 +1,99 @@
+//! Reaping: orphans re-parented to preflight (as PID 1, or as a child
+//! subreaper) are reaped while the command runs and after it exits.
+
+use std::time::{Duration, Instant};
+
+use crate::init_harness::{As, Run, both, children, ppid, state, testkit};
+
+/// Zombies among `pid`'s children.
+fn zombies(pid: i32) -> usize {
+    children(pid)
+        .into_iter()
+        .filter(|c| state(*c) == Some('Z'))
+        .count()
+}
+
+#[test]
+fn a_thousand_double_forked_orphans_leave_no_zombie_within_a_second() {
+    let kit = testkit();
+    for how in both() {
+        let mut run = Run::start(how, &["--", &kit, "orphans", "1000"]);
+        run.ready();
+        let preflight = run.preflight_pid();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let (z, kids) = (zombies(preflight), children(preflight).len());
+            // Only the command itself is left.
+            if z == 0 && kids == 1 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{how:?}: {z} zombies, {kids} children after 1 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        run.close_stdin();
+        assert_eq!(run.code(), 0, "{how:?}");
+    }
+}
+
+#[test]
+fn orphans_are_reparented_to_preflight_when_it_is_not_pid1() {
+    let kit = testkit();
+    let run = Run::start(As::Plain, &["--", &kit, "background", &kit, "wait-stdin"]);
+    let worker = run.ready();
+    let preflight = run.preflight_pid();
+    // `background` exits once it passed the line on: its orphan is ours.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ppid(worker) != Some(preflight) {
+        assert!(
+            Instant::now() < deadline,
+            "worker's parent: {:?}",
+            ppid(worker)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn no_subreaper_leaves_orphans_to_the_real_init() {
+    let kit = testkit();
+    let mut run = Run::start(
+        As::Plain,
+        &[
+            "--no-subreaper",
+            "--",
+            &kit,
+            "background",
+            &kit,
+            "wait-stdin",
+        ],
+    );
+    let worker = run.ready();
+    let preflight = run.preflight_pid();
+    // `background` exits: preflight has no child left, sends TERM to the
+    // group and exits at once; the worker was never its child.
+    assert_eq!(run.code(), 0);
+    assert_ne!(ppid(worker), Some(preflight));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+#[test]
+fn prepared_as_pid1_it_is_pid1() {
+    // Sanity for the PID 1 half of these tests: preflight is pid 1 there.
+    let kit = testkit();
+    for how in both() {
+        if how == As::Plain {
+            continue;
+        }
+        let out = crate::init_harness::command(how, &["--", &kit, "ids"])
+            .output()
+            .unwrap();
+        let s = String::from_utf8(out.stdout).unwrap();
+        assert!(s.contains("ppid 1 "), "{s}");
+    }
+}

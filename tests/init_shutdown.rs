@@ -1,0 +1,124 @@
+//! When the command exits, whatever it left gets TERM, `--grace`, KILL, and
+//! preflight exits with the command's status as soon as the last one is
+//! gone. `--kill-after` KILLs a command that outlives a forwarded TERM.
+
+use std::time::{Duration, Instant};
+
+use crate::init_harness::{As, Run, alive, both, temp_dir, testkit};
+use crate::require;
+
+#[test]
+fn a_leftover_worker_gets_term_and_time_to_flush() {
+    let kit = testkit();
+    for how in both() {
+        let dir = temp_dir("flush");
+        let file = dir.join("flushed");
+        let f = file.to_str().unwrap();
+        // `background` exits 0 right after its worker is ready.
+        let mut run = Run::start(
+            how,
+            &[
+                "--grace",
+                "30s",
+                "--",
+                &kit,
+                "background",
+                &kit,
+                "flush-on-term",
+                f,
+            ],
+        );
+        run.ready();
+        let started = Instant::now();
+        assert_eq!(run.code(), 0, "{how:?}");
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "flushed\n",
+            "{how:?}"
+        );
+        // Done when the worker was, not after the grace period.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{how:?}: {:?}",
+            started.elapsed()
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
+fn a_setsid_daemon_left_behind_is_stopped_too() {
+    require!(
+        crate::support::have_program("setsid"),
+        "setsid(1) is not installed"
+    );
+    let kit = testkit();
+    for how in both() {
+        let dir = temp_dir("daemon");
+        let file = dir.join("flushed");
+        let f = file.to_str().unwrap();
+        let mut run = Run::start(
+            how,
+            &["--", &kit, "background", "setsid", &kit, "flush-on-term", f],
+        );
+        run.ready();
+        assert_eq!(run.code(), 0, "{how:?}");
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "flushed\n",
+            "{how:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
+fn a_leftover_that_ignores_term_is_killed_after_the_grace_period() {
+    let kit = testkit();
+    for how in both() {
+        let mut run = Run::start(
+            how,
+            &[
+                "--grace",
+                "200ms",
+                "--",
+                &kit,
+                "background",
+                &kit,
+                "ignore-term",
+            ],
+        );
+        let worker = run.ready();
+        let preflight_sees_it = how == As::Plain;
+        assert_eq!(
+            run.code(),
+            0,
+            "{how:?}: the command's status, not the worker's"
+        );
+        if preflight_sees_it {
+            assert!(!alive(worker), "worker {worker} survived");
+        }
+    }
+}
+
+#[test]
+fn with_nothing_left_preflight_exits_at_once() {
+    let kit = testkit();
+    for how in both() {
+        let started = Instant::now();
+        let mut run = Run::start(how, &["--grace", "60s", "--", &kit, "exit", "3"]);
+        assert_eq!(run.code(), 3, "{how:?}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{how:?}");
+    }
+}
+
+#[test]
+fn kill_after_kills_a_command_that_outlives_a_forwarded_term() {
+    let kit = testkit();
+    for how in both() {
+        let mut run = Run::start(how, &["--kill-after", "200ms", "--", &kit, "ignore-term"]);
+        run.ready();
+        run.signal(libc::SIGTERM);
+        assert_eq!(run.code(), 128 + libc::SIGKILL, "{how:?}");
+    }
+}
