@@ -41,7 +41,12 @@ fn a_thousand_double_forked_orphans_leave_no_zombie_within_a_second() {
 #[test]
 fn orphans_are_reparented_to_preflight_when_it_is_not_pid1() {
     let kit = testkit();
-    let run = Run::start(As::Plain, &["--", &kit, "background", &kit, "wait-stdin"]);
+    // The worker blocks every signal: it outlives the shutdown's TERM for
+    // the whole grace period, long enough to be looked at.
+    let run = Run::start(
+        As::Plain,
+        &["--grace", "60s", "--", &kit, "background", &kit, "signals"],
+    );
     let worker = run.ready();
     let preflight = run.preflight_pid();
     // `background` exits once it passed the line on: its orphan is ours.

@@ -161,10 +161,6 @@ pub fn run(cmd: &Command, role: Role, opts: &InitOptions) -> Result<Ended, Spawn
             return Err(e);
         }
     };
-    if role == Role::Main {
-        // What parsing and waiting allocated is not needed any more.
-        sys::trim_heap();
-    }
     Ok(supervise::Supervisor::new(child, role, opts, is_pid1()).run())
 }
 

@@ -13,6 +13,9 @@ use super::{Ended, Role, reap};
 use crate::config::InitOptions;
 use crate::exit_code::Status;
 
+/// How long the command runs before preflight gives back start-up memory.
+const SHRINK_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// After the command exited: what the leftovers got so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -38,6 +41,10 @@ pub struct Supervisor<'a> {
     timeout_at: Option<Instant>,
     /// KILL: the child (running), or what is left (shutdown).
     kill_at: Option<Instant>,
+    /// When to give back start-up memory ([`sys::shrink`]): once, if the
+    /// command still runs by then. A command that ends at once (`-- true`)
+    /// does not pay for it; one that runs costs one wake-up, then none.
+    shrink_at: Option<Instant>,
     /// Set once the command has exited (Role::Main only).
     stage: Option<Stage>,
     /// Children re-parented to us that already got the current stage's signal.
@@ -61,6 +68,7 @@ impl<'a> Supervisor<'a> {
             timed_out: false,
             timeout_at,
             kill_at: None,
+            shrink_at: (role == Role::Main).then(|| Instant::now() + SHRINK_AFTER),
             stage: None,
             signaled: Vec::new(),
         }
@@ -69,7 +77,10 @@ impl<'a> Supervisor<'a> {
     pub fn run(mut self) -> Ended {
         let all = SigSet::all();
         loop {
-            let deadline = self.timeout_at.into_iter().chain(self.kill_at).min();
+            let deadline = [self.timeout_at, self.kill_at, self.shrink_at]
+                .into_iter()
+                .flatten()
+                .min();
             let info = match deadline {
                 None => sys::wait_signal(&all, None),
                 Some(at) => match at.checked_duration_since(Instant::now()) {
@@ -108,6 +119,7 @@ impl<'a> Supervisor<'a> {
             self.status = Some(status);
             self.timeout_at = None;
             self.kill_at = None;
+            self.shrink_at = None;
             match self.role {
                 Role::Hook { .. } => debug!(?status, "hook ended"),
                 Role::Main if drained.none_left => {
@@ -137,6 +149,10 @@ impl<'a> Supervisor<'a> {
     }
 
     fn on_clock(&mut self, now: Instant) {
+        if self.shrink_at.is_some_and(|t| t <= now) {
+            self.shrink_at = None;
+            sys::shrink();
+        }
         if self.timeout_at.is_some_and(|t| t <= now) {
             self.timeout_at = None;
             self.timed_out = true;

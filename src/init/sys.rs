@@ -328,13 +328,66 @@ pub fn set_own_pdeathsig(_sig: i32) -> io::Result<()> {
     ))
 }
 
-/// Give freed heap pages back to the system (glibc keeps them): the
-/// supervisor lives for the container's lifetime, and what the argument
-/// parsing and the waiting phase allocated is never needed again.
-pub fn trim_heap() {
+/// Give back the memory that start-up needed and supervising never will:
+/// the supervisor lives as long as the container, and its RSS is counted
+/// against it.
+///
+/// - freed heap pages (glibc keeps them): what parsing and waiting
+///   allocated;
+/// - our own code and read-only data. The kernel maps a static binary with
+///   fault-around, so the whole 1.2 MiB of clap, tokio and rustls code stays
+///   resident although the loop needs a few pages of it. `MADV_PAGEOUT`
+///   (Linux ≥ 5.4; EINVAL before, and nothing happens) also drops the page
+///   cache behind it, so a later fault brings back one page, not sixteen.
+///
+/// Measured (release, `preflight -- testkit signals`, five signals
+/// forwarded): 1.7 MiB RSS without, 0.25–0.28 MiB with (tini-static: 0.7
+/// MiB). It costs about 0.8 ms of reclaim, hence done once the command has
+/// run a while (see the supervisor), not on the start-up path.
+pub fn shrink() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {
         libc::malloc_trim(0);
+    }
+    #[cfg(target_os = "linux")]
+    page_out_own_code();
+}
+
+/// `MADV_PAGEOUT` on each non-writable mapping of our executable. Paging out
+/// keeps the content (a page written by the relocations, in RELRO, goes to
+/// swap or stays), so any read-only mapping may be given.
+#[cfg(target_os = "linux")]
+fn page_out_own_code() {
+    let (Ok(maps), Ok(exe)) = (
+        std::fs::read_to_string("/proc/self/maps"),
+        std::fs::read_link("/proc/self/exe"),
+    ) else {
+        return;
+    };
+    let exe = exe.to_string_lossy();
+    for line in maps.lines() {
+        // `start-end perms offset dev inode path`
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if fields.nth(3) != Some(&*exe) || perms.contains('w') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        // SAFETY: advice on one of our own read-only mappings as the kernel
+        // lists it: paging out changes no content.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
+        }
     }
 }
