@@ -41,15 +41,13 @@ fn a_thousand_double_forked_orphans_leave_no_zombie_within_a_second() {
 #[test]
 fn orphans_are_reparented_to_preflight_when_it_is_not_pid1() {
     let kit = testkit();
-    // The worker blocks every signal: it outlives the shutdown's TERM for
-    // the whole grace period, long enough to be looked at.
-    let run = Run::start(
-        As::Plain,
-        &["--grace", "60s", "--", &kit, "background", &kit, "signals"],
-    );
+    // The command (a shell) outlives `background`, whose worker is orphaned
+    // while the command still runs: were the command to end, the shutdown
+    // would stop the worker before the test could look at its parent.
+    let script = format!("{kit} background {kit} wait-stdin; exec {kit} wait-stdin");
+    let mut run = Run::start(As::Plain, &["--", "sh", "-c", &script]);
     let worker = run.ready();
     let preflight = run.preflight_pid();
-    // `background` exits once it passed the line on: its orphan is ours.
     let deadline = Instant::now() + Duration::from_secs(5);
     while ppid(worker) != Some(preflight) {
         assert!(
@@ -59,6 +57,9 @@ fn orphans_are_reparented_to_preflight_when_it_is_not_pid1() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+    run.ready();
+    run.close_stdin();
+    assert_eq!(run.code(), 0);
 }
 
 #[test]

@@ -44,7 +44,6 @@ mod http;
 /// tcp, unix and file probes against fake peers: ready, refused, missing.
 mod probes_simple;
 
-
 /// The child starts clean: mask, dispositions, descriptors, group, terminal.
 mod init_child;
 /// --exec and --pdeathsig.
