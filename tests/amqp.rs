@@ -217,13 +217,7 @@ async fn a_fake_connection_start_is_ready() {
 
 #[tokio::test]
 async fn a_silent_peer_leaves_the_deadline_to_the_caller() {
-    let addr = fake::start(Peer::Silent).await;
-    let probe = Probe::new(&parse(&format!("amqp://{addr}")).unwrap());
-    assert!(
-        timeout(Duration::from_millis(300), probe.check())
-            .await
-            .is_err()
-    );
+    fake::assert_silent_peer_leaves_the_try_pending("amqp").await;
 }
 
 #[tokio::test]

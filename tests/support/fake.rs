@@ -23,6 +23,16 @@ pub enum Peer {
     ReplyThenClose(Vec<u8>),
 }
 
+/// A peer that accepts and never speaks must leave the try pending: the
+/// deadline belongs to the caller (`wait/`), which drops the try.
+pub async fn assert_silent_peer_leaves_the_try_pending(scheme: &str) {
+    let addr = start(Peer::Silent).await;
+    let target = preflight::target::parse(&format!("{scheme}://{addr}")).unwrap();
+    let probe = preflight::probe::Probe::new(&target);
+    let outcome = tokio::time::timeout(Duration::from_millis(300), probe.check()).await;
+    assert!(outcome.is_err(), "{scheme}: a silent peer gave {outcome:?}");
+}
+
 /// Start a fake peer; its address.
 pub async fn start(peer: Peer) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
