@@ -55,8 +55,9 @@ use crate::user::Credentials;
 #[derive(Debug, Clone)]
 pub struct Command {
     pub argv: Vec<OsString>,
-    /// The child's whole environment.
-    pub env: Vec<(OsString, OsString)>,
+    /// The child's whole environment; `None`: preflight's own, inherited as
+    /// it is.
+    pub env: Option<Vec<(OsString, OsString)>>,
     /// Drop to this user in the child (`--user`).
     pub credentials: Option<Credentials>,
 }

@@ -44,8 +44,7 @@ pub fn max_signal() -> i32 {
     }
 }
 
-/// Set every signal's disposition back to `SIG_DFL`. Async-signal-safe (no
-/// allocation): used in the child between fork and exec, too. Signals that
+/// Set every signal's disposition back to `SIG_DFL`. Signals that
 /// cannot be changed (KILL, STOP, glibc's internal 32 and 33) fail with
 /// EINVAL, which is fine.
 pub fn reset_dispositions() {
@@ -258,8 +257,13 @@ impl ChildSetup {
     ///    the new group can act on a half-made child and `tcsetpgrp` from a
     ///    background group does not stop it with SIGTTOU (as tini does);
     /// 2. default dispositions, so a signal preflight was started with
-    ///    ignored is not passed on (tini and catatonit pass them on), glibc's
-    ///    internal ones included;
+    ///    ignored is not passed on (tini and catatonit pass them on). Those
+    ///    the child inherits from preflight: [`crate::init::signals::block_all`]
+    ///    set every one to default at start, and preflight never installs a
+    ///    handler or ignores a signal after that (it only takes blocked
+    ///    ones), so 62 more `sigaction` calls here would change nothing.
+    ///    Only glibc's internal two, which preflight cannot reset for itself
+    ///    through glibc, are reset here;
     /// 3. own group, then the terminal's foreground for it;
     /// 4. groups, gid, uid: a uid change clears PDEATHSIG, so that comes
     ///    after; if the parent already died, signal ourselves;
@@ -267,7 +271,6 @@ impl ChildSetup {
     ///    dispositions, as they would right after it.
     fn apply(&self) -> io::Result<()> {
         set_mask(&SigSet::all())?;
-        reset_dispositions();
         reset_internal_dispositions();
         // SAFETY (this block): each call takes integers or pointers to data
         // owned by `self`, valid for the call; none allocates.
