@@ -2,6 +2,7 @@
 //!
 //! 1. Signals are blocked before any thread exists (threads inherit the mask),
 //!    so none is lost between phases; each phase takes them in its own way.
+//!    The binary does it ([`init::start`]) before parsing the arguments.
 //! 2. Everything that can be wrong with the configuration fails here, with
 //!    exit 2, before anything is waited on or started.
 //! 3. Waiting (and taking `--lock`) runs on a single-threaded tokio runtime,
@@ -25,11 +26,10 @@ use crate::target::Target;
 use crate::user::{self, Credentials};
 use crate::wait::{self, WaitOutcome};
 
-/// Run preflight; returns the process's exit code.
+/// Run preflight; returns the process's exit code. [`init::start`] came
+/// first, before the arguments were parsed and before any thread: see the
+/// module doc.
 pub fn run(cli: crate::cli::Cli) -> u8 {
-    // Before anything else, and before any thread: see the module doc.
-    init::signals::block_all();
-
     // `NAME_FILE` secrets are read first: the configuration is built from the
     // environment they complete (`PGPASSWORD_FILE` for the probes,
     // `PREFLIGHT_LOCK_FILE`...); the child gets those `--secrets-from-files`

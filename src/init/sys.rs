@@ -63,6 +63,40 @@ pub fn reset_dispositions() {
     }
 }
 
+/// Open /dev/null on each of descriptors 0, 1 and 2 that is closed, as std
+/// does before `main` (preflight's binary skips std's start-up: see
+/// `main.rs`). Otherwise the first file or socket preflight opens would take
+/// the place of stdin or stdout, and the child would inherit it there.
+/// Aborts if /dev/null cannot be opened, as std does.
+pub fn sanitize_standard_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is valid for the call, and its length is the count given.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if rc < 0 {
+        // poll itself failed (EINTR, ENOMEM): std then checks each with fcntl.
+        for fd in &mut fds {
+            // SAFETY: F_GETFD takes and returns integers.
+            if unsafe { libc::fcntl(fd.fd, libc::F_GETFD) } == -1 {
+                fd.revents = libc::POLLNVAL;
+            }
+        }
+    }
+    for fd in fds {
+        if fd.revents & libc::POLLNVAL == 0 {
+            continue;
+        }
+        // SAFETY: a NUL-terminated path; the lowest free descriptor, which is
+        // `fd.fd` since the lower ones are open by now.
+        if unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1 {
+            std::process::abort();
+        }
+    }
+}
+
 /// glibc's two internal signals (32: thread cancellation, 33: set*id
 /// broadcast) cannot be changed through `sigaction`, but glibc's
 /// `posix_spawn` leaves them *ignored* in a child of a threaded parent
