@@ -168,20 +168,20 @@ fn run_all(config: &Config, child_secrets: &Expansion) -> u8 {
     };
     let child_env = child_env(child_secrets, credentials.as_ref());
     let path = match &child_env {
-        Some(env) => env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
+        Some(env) => env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone()),
         None => std::env::var_os("PATH"),
     };
-    let hooks = match crate::hooks::plan(
-        config.hooks_dir.as_deref(),
-        &config.hooks,
-        path.as_deref(),
-    ) {
-        Ok(h) => h,
-        Err(e) => {
-            error!("{e}");
-            return e.code;
-        }
-    };
+    let hooks =
+        match crate::hooks::plan(config.hooks_dir.as_deref(), &config.hooks, path.as_deref()) {
+            Ok(h) => h,
+            Err(e) => {
+                error!("{e}");
+                return e.code;
+            }
+        };
 
     if let Err(code) = wait_phase(config) {
         return code;
