@@ -17,10 +17,6 @@
 //!
 //! `PREFLIGHT_BENCH_RUNS` (default 12) and `PREFLIGHT_BENCH_LONG_RUNS`
 //! (default 2) set the number of runs of the detection benchmark.
-//!
-//! While the init core is not in the build (`preflight -- true` fails), the
-//! command is started by `sh -c 'preflight wait ... && exec cmd'` instead,
-//! and the table says so.
 
 #![allow(unsafe_code)]
 
@@ -46,11 +42,6 @@ fn main() {
     let long_runs = env_number("PREFLIGHT_BENCH_LONG_RUNS", 2);
     let dir = std::env::temp_dir().join(format!("preflight-bench-wait-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let full_mode = Command::new(PREFLIGHT)
-        .args(["--", "true"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
     let wait_for_it = Command::new("sh")
         .args(["-c", "command -v wait-for-it"])
         .stdout(Stdio::null())
@@ -58,29 +49,16 @@ fn main() {
         .is_ok_and(|s| s.success());
 
     println!("preflight: {PREFLIGHT}");
-    if !full_mode {
-        println!(
-            "note: `preflight -- true` fails in this build (no init core yet): the command is \
-             started by sh -c 'preflight wait T && exec CMD'"
-        );
-    }
     if !wait_for_it {
         println!("note: wait-for-it is not installed: its column is left out");
     }
     let mut rng = Rng(now_ns() as u64);
 
     println!();
-    detection(&dir, runs, (2000, 3000), full_mode, wait_for_it, &mut rng);
+    detection(&dir, runs, (2000, 3000), wait_for_it, &mut rng);
     if long_runs > 0 {
         println!();
-        detection(
-            &dir,
-            long_runs,
-            (20_000, 21_000),
-            full_mode,
-            wait_for_it,
-            &mut rng,
-        );
+        detection(&dir, long_runs, (20_000, 21_000), wait_for_it, &mut rng);
     }
     println!();
     load();
@@ -90,14 +68,7 @@ fn main() {
 }
 
 /// Table 1.
-fn detection(
-    dir: &Path,
-    runs: usize,
-    window_ms: (u64, u64),
-    full_mode: bool,
-    wait_for_it: bool,
-    rng: &mut Rng,
-) {
+fn detection(dir: &Path, runs: usize, window_ms: (u64, u64), wait_for_it: bool, rng: &mut Rng) {
     let me = std::env::current_exe().unwrap();
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
@@ -110,29 +81,14 @@ fn detection(
         let _ = std::fs::remove_file(&stamp_w);
 
         let start = Instant::now();
-        let mut p = if full_mode {
-            Command::new(PREFLIGHT)
-                .args(["--wait", &target, "--timeout", "60s", "--"])
-                .arg(&me)
-                .arg("--stamp")
-                .arg(&stamp_p)
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        } else {
-            Command::new("sh")
-                .args([
-                    "-c",
-                    r#""$0" wait "$1" --timeout 60s && exec "$2" --stamp "$3""#,
-                    PREFLIGHT,
-                    &target,
-                ])
-                .arg(&me)
-                .arg(&stamp_p)
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        };
+        let mut p = Command::new(PREFLIGHT)
+            .args(["--wait", &target, "--timeout", "60s", "--"])
+            .arg(&me)
+            .arg("--stamp")
+            .arg(&stamp_p)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let mut w = wait_for_it.then(|| {
             Command::new("wait-for-it")
                 .args(["-h", "127.0.0.1", "-p", &port.port.to_string()])

@@ -2,6 +2,7 @@
 //!
 //! 1. Signals are blocked before any thread exists (threads inherit the mask),
 //!    so none is lost between phases; each phase takes them in its own way.
+//!    The binary does it ([`init::start`]) before parsing the arguments.
 //! 2. Everything that can be wrong with the configuration fails here, with
 //!    exit 2, before anything is waited on or started.
 //! 3. Waiting (and taking `--lock`) runs on a single-threaded tokio runtime,
@@ -25,17 +26,15 @@ use crate::target::Target;
 use crate::user::{self, Credentials};
 use crate::wait::{self, WaitOutcome};
 
-/// Run preflight; returns the process's exit code.
+/// Run preflight; returns the process's exit code. [`init::start`] came
+/// first, before the arguments were parsed and before any thread: see the
+/// module doc.
 pub fn run(cli: crate::cli::Cli) -> u8 {
-    // Before anything else, and before any thread: see the module doc.
-    init::signals::block_all();
-
     // `NAME_FILE` secrets are read first: the configuration is built from the
     // environment they complete (`PGPASSWORD_FILE` for the probes,
     // `PREFLIGHT_LOCK_FILE`...); the child gets those `--secrets-from-files`
     // covers.
-    let raw = Env::from_process();
-    let (env, child_secrets) = match read_secrets(&cli, &raw) {
+    let (env, child_secrets) = match read_secrets(&cli, Env::from_process()) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("preflight: {e}");
@@ -63,10 +62,10 @@ pub fn run(cli: crate::cli::Cli) -> u8 {
 
 /// The environment to build the configuration from, and the secrets the
 /// child gets.
-fn read_secrets(cli: &crate::cli::Cli, raw: &Env) -> Result<(Env, Expansion), String> {
+fn read_secrets(cli: &crate::cli::Cli, raw: Env) -> Result<(Env, Expansion), String> {
     let which =
-        config::secrets_from_files(cli.secrets_from_files.as_deref(), raw).map_err(|e| e.0)?;
-    let expansion = secrets::read(raw, &which).map_err(|e| e.0)?;
+        config::secrets_from_files(cli.secrets_from_files.as_deref(), &raw).map_err(|e| e.0)?;
+    let expansion = secrets::read(&raw, &which).map_err(|e| e.0)?;
     Ok((expansion.apply(raw), expansion.only(&which)))
 }
 
@@ -168,17 +167,21 @@ fn run_all(config: &Config, child_secrets: &Expansion) -> u8 {
         }
     };
     let child_env = child_env(child_secrets, credentials.as_ref());
-    let path = child_env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_os_str());
-    let hooks = match crate::hooks::plan(config.hooks_dir.as_deref(), &config.hooks, path) {
-        Ok(h) => h,
-        Err(e) => {
-            error!("{e}");
-            return e.code;
-        }
+    let path = match &child_env {
+        Some(env) => env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone()),
+        None => std::env::var_os("PATH"),
     };
+    let hooks =
+        match crate::hooks::plan(config.hooks_dir.as_deref(), &config.hooks, path.as_deref()) {
+            Ok(h) => h,
+            Err(e) => {
+                error!("{e}");
+                return e.code;
+            }
+        };
 
     if let Err(code) = wait_phase(config) {
         return code;
@@ -236,16 +239,22 @@ fn credentials(spec: &str) -> Result<Credentials, String> {
 
 /// The environment of hooks and command: preflight's own (variables that are
 /// not UTF-8 included), with the secrets read from files, and the user's HOME.
+/// `None` when that is preflight's own environment unchanged (the common
+/// case): the child then inherits it as it is, without a copy.
 fn child_env(
     secrets: &Expansion,
     credentials: Option<&Credentials>,
-) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+) -> Option<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
+    let home = credentials.and_then(|c| c.home.as_ref());
+    if secrets.is_empty() && home.is_none() {
+        return None;
+    }
     let mut env = secrets.apply_os(std::env::vars_os().collect());
-    if let Some(home) = credentials.and_then(|c| c.home.as_ref()) {
+    if let Some(home) = home {
         env.retain(|(k, _)| k != "HOME");
         env.push(("HOME".into(), home.clone().into_os_string()));
     }
-    env
+    Some(env)
 }
 
 /// Take `--lock` under the wait's timeout, on a runtime dropped on return.

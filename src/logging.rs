@@ -3,9 +3,13 @@
 //! `docker logs`; `--log-format json` gives one JSON object a line.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::level_filters::LevelFilter;
+use tracing::span;
+use tracing::subscriber::Interest;
+use tracing::{Dispatch, Event, Level, Metadata, Subscriber};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
@@ -21,24 +25,96 @@ pub fn init(filter: &str, format: LogFormat) {
         .unwrap_or_else(|_| Targets::new().with_default(Level::INFO));
     // Directives like `debug` name no target: they apply to everything, which
     // here is only preflight (the dependencies log through `log`, not tracing).
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_max_level(Level::TRACE);
-    let result = match format {
-        LogFormat::Text => {
-            use tracing_subscriber::layer::SubscriberExt;
-            let subscriber = builder.event_format(Prefixed).finish().with(targets);
-            tracing::subscriber::set_global_default(subscriber)
-        }
-        LogFormat::Json => {
-            use tracing_subscriber::layer::SubscriberExt;
-            let subscriber = builder.event_format(JsonLines).finish().with(targets);
-            tracing::subscriber::set_global_default(subscriber)
-        }
+    let max = tracing_subscriber::Layer::<tracing_subscriber::Registry>::max_level_hint(&targets);
+    let lazy = Lazy {
+        targets,
+        max,
+        format,
+        inner: OnceLock::new(),
     };
     // Only fails if a subscriber is already set (tests): keep that one.
-    let _ = result;
+    let _ = tracing::subscriber::set_global_default(lazy);
+}
+
+/// Filters by itself, and builds the subscriber that formats (tracing-
+/// subscriber's registry and fmt layer) at the first event that passes:
+/// `preflight -- cmd` with nothing to wait for usually logs nothing, and
+/// building it up front was 4% of that start-up's instructions.
+struct Lazy {
+    targets: Targets,
+    max: Option<LevelFilter>,
+    format: LogFormat,
+    inner: OnceLock<Dispatch>,
+}
+
+impl Lazy {
+    fn inner(&self) -> &Dispatch {
+        self.inner.get_or_init(|| {
+            let builder = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_max_level(Level::TRACE);
+            match self.format {
+                LogFormat::Text => Dispatch::new(builder.event_format(Prefixed).finish()),
+                LogFormat::Json => Dispatch::new(builder.event_format(JsonLines).finish()),
+            }
+        })
+    }
+}
+
+impl Subscriber for Lazy {
+    // The filter only looks at a callsite's target and level, which never
+    // change: decided once per callsite.
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.enabled(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        self.targets.would_enable(meta.target(), meta.level())
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.max
+    }
+
+    fn new_span(&self, span: &span::Attributes<'_>) -> span::Id {
+        self.inner().new_span(span)
+    }
+
+    fn record(&self, span: &span::Id, values: &span::Record<'_>) {
+        self.inner().record(span, values)
+    }
+
+    fn record_follows_from(&self, span: &span::Id, follows: &span::Id) {
+        self.inner().record_follows_from(span, follows)
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        self.inner().event(event)
+    }
+
+    fn enter(&self, span: &span::Id) {
+        self.inner().enter(span)
+    }
+
+    fn exit(&self, span: &span::Id) {
+        self.inner().exit(span)
+    }
+
+    fn clone_span(&self, id: &span::Id) -> span::Id {
+        self.inner().clone_span(id)
+    }
+
+    fn try_close(&self, id: span::Id) -> bool {
+        self.inner().try_close(id)
+    }
+
+    // `current_span` keeps its default (none known): nothing in preflight
+    // asks for `Span::current()`.
 }
 
 /// `preflight: message key=value` (info), `preflight: warning: ...`.

@@ -102,17 +102,21 @@ impl Expansion {
         out
     }
 
-    /// `env` with the variables set and the `NAME_FILE`s removed.
-    pub fn apply(&self, env: &Env) -> Env {
-        env.iter()
-            .filter(|(k, _)| !self.remove.iter().any(|r| r == k))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .chain(
-                self.set
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.expose().to_string())),
-            )
-            .collect()
+    /// Nothing to set or remove.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+
+    /// `env` with the variables set and the `NAME_FILE`s removed (changed in
+    /// place: the environment is not copied).
+    pub fn apply(&self, mut env: Env) -> Env {
+        for name in &self.remove {
+            env.remove(name);
+        }
+        for (name, value) in &self.set {
+            env.set(name.clone(), value.expose().to_string());
+        }
+        env
     }
 
     /// The same on a child's environment (which may hold variables that are
@@ -215,7 +219,7 @@ mod tests {
             ("OTHER", "x"),
         ]);
         let x = read_with(&e, &SecretsFromFiles::All, files).unwrap();
-        let out = x.apply(&e);
+        let out = x.apply(e);
         assert_eq!(out.get("DB_PASSWORD"), Some("hunter2"));
         assert_eq!(out.get("NOTES"), Some("a\nb\n"));
         assert_eq!(out.get("DB_PASSWORD_FILE"), None);
@@ -235,7 +239,7 @@ mod tests {
         let names: Vec<_> = x.set.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["DB_PASSWORD", "PGPASSWORD"]);
         // The child gets what the switch covers, not the probes' credentials.
-        let child = x.only(&which).apply(&e);
+        let child = x.only(&which).apply(e.clone());
         assert_eq!(child.get("DB_PASSWORD"), Some("hunter2"));
         assert_eq!(child.get("PGPASSWORD"), None);
         assert_eq!(child.get("PGPASSWORD_FILE"), Some("/run/secrets/db"));

@@ -55,8 +55,9 @@ use crate::user::Credentials;
 #[derive(Debug, Clone)]
 pub struct Command {
     pub argv: Vec<OsString>,
-    /// The child's whole environment.
-    pub env: Vec<(OsString, OsString)>,
+    /// The child's whole environment; `None`: preflight's own, inherited as
+    /// it is.
+    pub env: Option<Vec<(OsString, OsString)>>,
     /// Drop to this user in the child (`--user`).
     pub credentials: Option<Credentials>,
 }
@@ -140,6 +141,21 @@ impl fmt::Display for SpawnError {
 }
 
 impl std::error::Error for SpawnError {}
+
+/// The first thing preflight does, before parsing its arguments: what it
+/// needs of std's own start-up, which its binary skips (see `main.rs`), and
+/// every signal blocked ([`signals::block_all`]).
+///
+/// - Descriptors 0, 1 and 2 that are closed are opened on /dev/null.
+/// - std ignores SIGPIPE; blocked does the same for preflight (a write to a
+///   closed pipe fails with EPIPE and kills nothing), and the child gets it
+///   back at its default.
+/// - std's stack-overflow handler is not installed: `block_all` used to
+///   reset it to the default at once anyway.
+pub fn start() {
+    sys::sanitize_standard_fds();
+    signals::block_all();
+}
 
 /// Start `cmd` and supervise it until it (and, for [`Role::Main`], everything
 /// it left) is gone. Called from the main thread, with signals blocked, no

@@ -140,6 +140,8 @@ impl fmt::Display for Name {
 /// default dispositions the short window in the child between std emptying
 /// the mask and our own setup (see `sys::ChildSetup`) acts as after exec.
 /// Preflight itself never runs a handler: blocked signals are only taken.
+/// Nor does it set any disposition after this: its children inherit these
+/// defaults (`sys::ChildSetup` relies on it and does not reset them again).
 pub fn block_all() {
     let _ = SigSet::all().thread_block();
     crate::init::sys::reset_dispositions();

@@ -22,9 +22,10 @@ fn command(cmd: &Command, setup: ChildSetup) -> Result<std::process::Command, Sp
         ));
     };
     let mut c = std::process::Command::new(program);
-    c.args(args)
-        .env_clear()
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    c.args(args);
+    if let Some(env) = &cmd.env {
+        c.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    }
     setup.install(&mut c);
     Ok(c)
 }

@@ -44,8 +44,7 @@ pub fn max_signal() -> i32 {
     }
 }
 
-/// Set every signal's disposition back to `SIG_DFL`. Async-signal-safe (no
-/// allocation): used in the child between fork and exec, too. Signals that
+/// Set every signal's disposition back to `SIG_DFL`. Signals that
 /// cannot be changed (KILL, STOP, glibc's internal 32 and 33) fail with
 /// EINVAL, which is fine.
 pub fn reset_dispositions() {
@@ -60,6 +59,40 @@ pub fn reset_dispositions() {
             act.sa_sigaction = libc::SIG_DFL;
             libc::sigemptyset(&mut act.sa_mask);
             libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Open /dev/null on each of descriptors 0, 1 and 2 that is closed, as std
+/// does before `main` (preflight's binary skips std's start-up: see
+/// `main.rs`). Otherwise the first file or socket preflight opens would take
+/// the place of stdin or stdout, and the child would inherit it there.
+/// Aborts if /dev/null cannot be opened, as std does.
+pub fn sanitize_standard_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is valid for the call, and its length is the count given.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if rc < 0 {
+        // poll itself failed (EINTR, ENOMEM): std then checks each with fcntl.
+        for fd in &mut fds {
+            // SAFETY: F_GETFD takes and returns integers.
+            if unsafe { libc::fcntl(fd.fd, libc::F_GETFD) } == -1 {
+                fd.revents = libc::POLLNVAL;
+            }
+        }
+    }
+    for fd in fds {
+        if fd.revents & libc::POLLNVAL == 0 {
+            continue;
+        }
+        // SAFETY: a NUL-terminated path; the lowest free descriptor, which is
+        // `fd.fd` since the lower ones are open by now.
+        if unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1 {
+            std::process::abort();
         }
     }
 }
@@ -258,8 +291,13 @@ impl ChildSetup {
     ///    the new group can act on a half-made child and `tcsetpgrp` from a
     ///    background group does not stop it with SIGTTOU (as tini does);
     /// 2. default dispositions, so a signal preflight was started with
-    ///    ignored is not passed on (tini and catatonit pass them on), glibc's
-    ///    internal ones included;
+    ///    ignored is not passed on (tini and catatonit pass them on). Those
+    ///    the child inherits from preflight: [`crate::init::signals::block_all`]
+    ///    set every one to default at start, and preflight never installs a
+    ///    handler or ignores a signal after that (it only takes blocked
+    ///    ones), so 62 more `sigaction` calls here would change nothing.
+    ///    Only glibc's internal two, which preflight cannot reset for itself
+    ///    through glibc, are reset here;
     /// 3. own group, then the terminal's foreground for it;
     /// 4. groups, gid, uid: a uid change clears PDEATHSIG, so that comes
     ///    after; if the parent already died, signal ourselves;
@@ -267,7 +305,6 @@ impl ChildSetup {
     ///    dispositions, as they would right after it.
     fn apply(&self) -> io::Result<()> {
         set_mask(&SigSet::all())?;
-        reset_dispositions();
         reset_internal_dispositions();
         // SAFETY (this block): each call takes integers or pointers to data
         // owned by `self`, valid for the call; none allocates.

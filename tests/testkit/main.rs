@@ -298,7 +298,7 @@ fn hook(rest: &[&str]) {
     preflight::init::prepare(&opts);
     let command = preflight::init::Command {
         argv: cmd.iter().map(Into::into).collect(),
-        env: std::env::vars_os().collect(),
+        env: None,
         credentials: None,
     };
     let role = preflight::init::Role::Hook { timeout };
