@@ -14,6 +14,8 @@ use std::ffi::{c_char, c_int};
 
 use clap::error::ErrorKind;
 
+// SAFETY: the one `main` symbol of this binary (std's is left out by
+// `no_main`), with the signature C's start-up calls it with.
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     preflight::init::start();
