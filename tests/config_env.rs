@@ -305,12 +305,15 @@ fn wait_before_and_after_sleep_around_waiting() {
 fn wait_paths_and_wait_timeout_work_as_in_docker_compose_wait() {
     let dir = scratch("paths");
     let ready = dir.join("ready");
-    let out = preflight()
-        .args(["wait"])
-        .env("WAIT_PATHS", &ready)
-        .env("WAIT_TIMEOUT", "1")
-        .output()
-        .unwrap();
+    let wait = || {
+        preflight()
+            .args(["wait"])
+            .env("WAIT_PATHS", &ready)
+            .env("WAIT_TIMEOUT", "1")
+            .output()
+            .unwrap()
+    };
+    let out = wait();
     assert_eq!(
         out.status.code(),
         Some(124),
@@ -318,12 +321,7 @@ fn wait_paths_and_wait_timeout_work_as_in_docker_compose_wait() {
         String::from_utf8_lossy(&out.stderr)
     );
     fs::write(&ready, "").unwrap();
-    let out = preflight()
-        .args(["wait"])
-        .env("WAIT_PATHS", &ready)
-        .env("WAIT_TIMEOUT", "1")
-        .output()
-        .unwrap();
+    let out = wait();
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -244,6 +244,13 @@ struct Pki {
 }
 
 impl Pki {
+    /// Write the CA certificate as a PEM file in `dir` (for PREFLIGHT_CA_FILE).
+    fn ca_file(&self, dir: &TempDir) -> std::path::PathBuf {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.ca_pem).unwrap();
+        path
+    }
+
     fn new() -> Pki {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -321,8 +328,7 @@ fn https_probe(target: &str, ca: Option<&std::path::Path>) -> Http {
 async fn https_is_ready_with_a_certificate_from_the_ca_file() {
     let pki = Pki::new();
     let dir = TempDir::new();
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+    let ca_file = pki.ca_file(&dir);
     let port = https_once(
         pki.server(&["localhost"], false),
         b"HTTP/1.1 200 OK\r\n\r\n",
@@ -353,8 +359,7 @@ async fn https_self_signed_certificate_is_fatal_and_says_so() {
 async fn https_certificate_for_another_name_is_fatal() {
     let pki = Pki::new();
     let dir = TempDir::new();
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+    let ca_file = pki.ca_file(&dir);
     let port = https_once(pki.server(&["db.internal"], false), b"").await;
     let err = check(&https_probe(
         &format!("https://localhost:{port}/"),
@@ -372,8 +377,7 @@ async fn https_certificate_for_another_name_is_fatal() {
 async fn https_expired_certificate_is_fatal() {
     let pki = Pki::new();
     let dir = TempDir::new();
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+    let ca_file = pki.ca_file(&dir);
     let port = https_once(pki.server(&["localhost"], true), b"").await;
     let err = check(&https_probe(
         &format!("https://localhost:{port}/"),
