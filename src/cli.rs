@@ -7,20 +7,11 @@ use std::ffi::OsString;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-const AFTER_HELP: &str = "\
+const ABOUT_OPTIONS: &str = "\
 Every option can also be set with the environment variable named in [env: ...];
-the command line wins. Lists split on whitespace or commas, hooks on ';' or newlines.
+the command line wins. Lists split on whitespace or commas, hooks on ';' or newlines.";
 
-Targets:
-  host:port, [::1]:port    TCP; ports 5432, 3306, 6379, 5672 get the postgres,
-                           mysql, redis and amqp probes
-  tcp://host:port          plain TCP connect, whatever the port
-  postgres://[user[:pass]@]host[:5432][/db]    mysql://, mariadb://  (:3306)
-  redis://[:pass@]host[:6379][/n]              amqp://host[:5672]
-  http://host[:port]/path, https://...         unix:///path.sock   file:///path
-  append #timeout=30s (and #status=204 for http) for per-target options
-  https trusts the bundled roots plus the PEM file named by PREFLIGHT_CA_FILE
-
+const AFTER_TARGETS: &str = "\
 Exit codes: the command's own; 128+N killed by signal N; 124 timed out;
 126 cannot execute; 127 not found; 2 bad arguments; 1 check: not ready.
 
@@ -29,6 +20,14 @@ Examples:
   preflight wait postgres://db:5432 mysql://other:3306
   preflight check redis:6379";
 
+/// The text after the options: the targets come from the protocol registry.
+fn after_help() -> String {
+    format!(
+        "{ABOUT_OPTIONS}\n\n{}\n\n{AFTER_TARGETS}",
+        crate::protocol::help()
+    )
+}
+
 /// Wait until dependencies are really ready, run setup hooks, then run the
 /// command as a correct PID 1 (signals forwarded, zombies reaped, exit status
 /// returned).
@@ -36,7 +35,7 @@ Examples:
 #[command(
     name = "preflight",
     version,
-    after_help = AFTER_HELP,
+    after_help = after_help(),
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = false
 )]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Cli, ModeArgs};
-use crate::target::{self, Kind, Target};
+use crate::target::{self, Protocol, Target};
 
 /// The environment preflight reads its settings from (a snapshot).
 #[derive(Debug, Clone, Default)]
@@ -346,7 +346,8 @@ impl Config {
             None => None,
             Some((v, name)) => {
                 let mut t = target::parse(v).map_err(|e| ConfigError(format!("{name}: {e}")))?;
-                if !matches!(t.kind, Kind::Postgres | Kind::Mysql) || !v.contains("://") {
+                if !matches!(t.protocol, Protocol::Postgres | Protocol::Mysql) || !v.contains("://")
+                {
                     return Err(ConfigError(format!(
                         "{name}: '{}' is not a postgres:// or mysql:// URL",
                         t.redacted()
@@ -617,15 +618,15 @@ fn compose_wait_seconds(
 /// into the environment (see `secrets`) before the configuration is built.
 fn apply_env_credentials(targets: &mut [Target], env: &Env) -> Result<(), ConfigError> {
     for t in targets.iter_mut() {
-        if t.kind == Kind::Https {
+        if t.tls {
             t.ca_file = env
                 .non_empty(crate::probe::tls::CA_FILE_VAR)
                 .map(std::path::PathBuf::from);
         }
-        let var = match t.kind {
-            Kind::Postgres if t.user.is_some() => "PGPASSWORD",
-            Kind::Mysql if t.user.is_some() => "MYSQL_PWD",
-            Kind::Redis => "REDISCLI_AUTH",
+        let var = match t.protocol {
+            Protocol::Postgres if t.user.is_some() => "PGPASSWORD",
+            Protocol::Mysql if t.user.is_some() => "MYSQL_PWD",
+            Protocol::Redis => "REDISCLI_AUTH",
             _ => continue,
         };
         if let Some(p) = env.get(var) {
@@ -938,15 +939,15 @@ mod tests {
             ],
         )
         .unwrap();
-        let kinds: Vec<_> = c.targets.iter().map(|t| t.kind).collect();
+        let kinds: Vec<_> = c.targets.iter().map(|t| t.protocol).collect();
         assert_eq!(
             kinds,
             [
-                Kind::Postgres,
-                Kind::Mysql,
-                Kind::Redis,
-                Kind::File,
-                Kind::File
+                Protocol::Postgres,
+                Protocol::Mysql,
+                Protocol::Redis,
+                Protocol::File,
+                Protocol::File
             ]
         );
         assert_eq!(c.targets[4].path, "/tmp/a#b");

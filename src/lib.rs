@@ -5,7 +5,8 @@
 //!
 //! - [`cli`]: what clap saw; [`config`]: merged with the environment and
 //!   validated ([`config::Config::from_args`] is pure).
-//! - [`target`]: a target string → [`target::Target`]; the scheme table.
+//! - [`protocol`]: the registry, one table of schemes, ports and help lines.
+//! - [`target`]: a target string → [`target::Target`].
 //! - [`probe`]: what "ready" means, one module per protocol.
 //! - [`wait`]: when to try: all targets at once, backoff, deadlines.
 //! - [`hooks`], [`lock`], [`secrets`], [`user`]: the preparation phase.
@@ -28,6 +29,7 @@ pub mod init;
 pub mod lock;
 pub mod logging;
 pub mod probe;
+pub mod protocol;
 pub mod secret;
 pub mod secrets;
 pub mod target;

@@ -22,7 +22,7 @@ use std::time::Duration;
 use tracing::{debug, info};
 
 use crate::probe::{self, ProbeError};
-use crate::target::{Kind, Target};
+use crate::target::{Protocol, Target};
 
 /// Pause between two tries when the database cannot be reached: short first,
 /// doubling up to a cap.
@@ -53,9 +53,9 @@ pub async fn acquire(
     let attempt = async {
         let mut pause = FIRST_RETRY;
         loop {
-            let result = match target.kind {
-                Kind::Postgres => probe::postgres::lock(target, name).await,
-                Kind::Mysql => probe::mysql::lock(target, name).await,
+            let result = match target.protocol {
+                Protocol::Postgres => probe::postgres::lock(target, name).await,
+                Protocol::Mysql => probe::mysql::lock(target, name).await,
                 _ => Err(ProbeError::Fatal(format!(
                     "{target} is not a postgres:// or mysql:// URL"
                 ))),

@@ -1,7 +1,7 @@
 //! What the user asked to wait for: one string → one [`Target`].
 //!
-//! The one table of schemes and default ports is [`SCHEMES`]; a bare
-//! `host:port` picks its protocol from [`WELL_KNOWN_PORTS`]. Parsing is pure
+//! Schemes, their default ports and the ports a bare `host:port` picks a
+//! protocol by are looked up in the registry ([`crate::protocol`]). Parsing is pure
 //! and strict: every bad value is a [`TargetError`] naming the value and what
 //! was expected, and nothing is resolved here (names are resolved anew on
 //! every try, by the probes).
@@ -30,51 +30,16 @@ use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 
+use crate::protocol;
+pub use crate::protocol::Protocol;
 use crate::secret::Secret;
-
-/// Which probe checks a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Tcp,
-    Postgres,
-    Mysql,
-    Redis,
-    Amqp,
-    Http,
-    Https,
-    Unix,
-    File,
-}
-
-/// The scheme table: scheme, probe, default port (None: the port must be given,
-/// or the target has no port at all).
-pub const SCHEMES: &[(&str, Kind, Option<u16>)] = &[
-    ("tcp", Kind::Tcp, None),
-    ("postgres", Kind::Postgres, Some(5432)),
-    ("postgresql", Kind::Postgres, Some(5432)),
-    ("mysql", Kind::Mysql, Some(3306)),
-    ("mariadb", Kind::Mysql, Some(3306)),
-    ("redis", Kind::Redis, Some(6379)),
-    ("amqp", Kind::Amqp, Some(5672)),
-    ("http", Kind::Http, Some(80)),
-    ("https", Kind::Https, Some(443)),
-    ("unix", Kind::Unix, None),
-    ("file", Kind::File, None),
-];
-
-/// A bare `host:port` on one of these ports gets that protocol's probe;
-/// `tcp://` forces a plain connect.
-pub const WELL_KNOWN_PORTS: &[(u16, Kind)] = &[
-    (5432, Kind::Postgres),
-    (3306, Kind::Mysql),
-    (6379, Kind::Redis),
-    (5672, Kind::Amqp),
-];
 
 /// One thing to wait for, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    pub kind: Kind,
+    pub protocol: Protocol,
+    /// TLS from the first byte, as the scheme says (`https`).
+    pub tls: bool,
     /// Host name or IP literal (IPv6 without brackets); empty for unix/file.
     pub host: String,
     /// 0 for unix/file.
@@ -159,15 +124,13 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
 
     let mut target = match without_fragment.split_once("://") {
         Some((scheme, rest)) => {
-            let lower = scheme.to_ascii_lowercase();
-            let Some(&(_, kind, default_port)) = SCHEMES.iter().find(|(s, _, _)| *s == lower)
-            else {
+            let Some(row) = protocol::scheme(scheme) else {
                 return Err(err(format!(
                     "unknown scheme '{scheme}', expected one of: {}",
                     known_schemes()
                 )));
             };
-            parse_url(kind, default_port, rest).map_err(&err)?
+            parse_url(row, rest).map_err(&err)?
         }
         None => {
             if without_fragment.contains('/') || without_fragment.contains('@') {
@@ -177,13 +140,10 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
                 )));
             }
             let (host, port) = parse_host_port(without_fragment, None).map_err(&err)?;
-            let kind = WELL_KNOWN_PORTS
-                .iter()
-                .find(|(p, _)| *p == port)
-                .map(|(_, k)| *k)
-                .unwrap_or(Kind::Tcp);
+            let protocol = protocol::for_bare_port(port).map_or(Protocol::Tcp, |s| s.protocol);
             Target {
-                kind,
+                protocol,
+                tls: false,
                 host,
                 port,
                 user: None,
@@ -205,15 +165,12 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
 }
 
 fn known_schemes() -> String {
-    SCHEMES
-        .iter()
-        .map(|(s, _, _)| *s)
-        .collect::<Vec<_>>()
-        .join(", ")
+    protocol::scheme_names()
 }
 
-fn parse_url(kind: Kind, default_port: Option<u16>, rest: &str) -> Result<Target, String> {
-    if matches!(kind, Kind::Unix | Kind::File) {
+fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
+    let (kind, default_port) = (row.protocol, row.default_port);
+    if matches!(kind, Protocol::Unix | Protocol::File) {
         // unix:///run/x.sock: the authority must be empty, the path absolute.
         let path = rest.split(['?']).next().unwrap_or("");
         if !path.starts_with('/') {
@@ -221,7 +178,8 @@ fn parse_url(kind: Kind, default_port: Option<u16>, rest: &str) -> Result<Target
         }
         let path = decode(path)?;
         return Ok(Target {
-            kind,
+            protocol: kind,
+            tls: row.tls,
             host: String::new(),
             port: 0,
             user: None,
@@ -265,7 +223,7 @@ fn parse_url(kind: Kind, default_port: Option<u16>, rest: &str) -> Result<Target
         None => (path_and_query, String::new()),
     };
     let path = match kind {
-        Kind::Http | Kind::Https => {
+        Protocol::Http => {
             if raw_path.is_empty() {
                 "/".to_string()
             } else {
@@ -274,13 +232,14 @@ fn parse_url(kind: Kind, default_port: Option<u16>, rest: &str) -> Result<Target
         }
         _ => decode(raw_path.trim_start_matches('/'))?,
     };
-    if kind == Kind::Redis && !path.is_empty() && path.parse::<u32>().is_err() {
+    if kind == Protocol::Redis && !path.is_empty() && path.parse::<u32>().is_err() {
         return Err(format!(
             "expected a database number after the host, like redis://cache:6379/0, not '/{path}'"
         ));
     }
     Ok(Target {
-        kind,
+        protocol: kind,
+        tls: row.tls,
         host,
         port,
         user,
@@ -359,7 +318,7 @@ fn parse_options(target: &mut Target, fragment: &str) -> Result<(), String> {
                     crate::config::parse_duration(value).map_err(|e| format!("timeout: {e}"))?,
                 )
             }
-            "status" if matches!(target.kind, Kind::Http | Kind::Https) => {
+            "status" if target.protocol == Protocol::Http => {
                 let code: u16 = value
                     .parse()
                     .ok()
@@ -437,12 +396,12 @@ mod tests {
 
     #[test]
     fn bare_host_port_picks_the_protocol_by_well_known_port() {
-        assert_eq!(ok("db:5432").kind, Kind::Postgres);
-        assert_eq!(ok("db:3306").kind, Kind::Mysql);
-        assert_eq!(ok("cache:6379").kind, Kind::Redis);
-        assert_eq!(ok("mq:5672").kind, Kind::Amqp);
-        assert_eq!(ok("web:8080").kind, Kind::Tcp);
-        assert_eq!(ok("tcp://db:5432").kind, Kind::Tcp);
+        assert_eq!(ok("db:5432").protocol, Protocol::Postgres);
+        assert_eq!(ok("db:3306").protocol, Protocol::Mysql);
+        assert_eq!(ok("cache:6379").protocol, Protocol::Redis);
+        assert_eq!(ok("mq:5672").protocol, Protocol::Amqp);
+        assert_eq!(ok("web:8080").protocol, Protocol::Tcp);
+        assert_eq!(ok("tcp://db:5432").protocol, Protocol::Tcp);
     }
 
     #[test]
@@ -459,15 +418,21 @@ mod tests {
         assert_eq!(ok("https://h/health?x=1").query, "x=1");
         assert_eq!(ok("http://h").path, "/");
         assert_eq!(ok("unix:///run/a.sock").path, "/run/a.sock");
-        assert_eq!(ok("file:///tmp/ready").kind, Kind::File);
+        assert_eq!(ok("file:///tmp/ready").protocol, Protocol::File);
+        let https = ok("HTTPS://h");
+        assert_eq!(
+            (https.protocol, https.tls, https.port),
+            (Protocol::Http, true, 443)
+        );
+        assert!(!ok("http://h").tls);
     }
 
     #[test]
     fn ipv6_literals_need_brackets() {
         let t = ok("[::1]:5432");
         assert_eq!(
-            (t.host.as_str(), t.port, t.kind),
-            ("::1", 5432, Kind::Postgres)
+            (t.host.as_str(), t.port, t.protocol),
+            ("::1", 5432, Protocol::Postgres)
         );
         assert_eq!(ok("postgres://[::1]").port, 5432);
         assert!(bad("::1:5432").contains("brackets"));

@@ -36,7 +36,7 @@ use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::secret::Secret;
-use crate::target::{Kind, Target};
+use crate::target::Target;
 
 use super::tls::Tls;
 use super::{ProbeError, net};
@@ -63,7 +63,7 @@ impl Http {
     /// Like [`Http::new`], with the extra CA file given rather than read from
     /// the environment.
     pub fn with_ca_file(target: &Target, extra_ca: Option<&Path>) -> Self {
-        let https = target.kind == Kind::Https;
+        let https = target.tls;
         let tls = https.then(|| Tls::new(&target.host, extra_ca));
         Http {
             host: target.host.clone(),

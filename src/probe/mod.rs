@@ -8,8 +8,9 @@
 //! in one and drops the future when it passes. A probe must never allocate
 //! from a length the peer sent without a cap ([`net::MAX_FRAME`]).
 //!
-//! Adding a protocol: one new file, one arm in [`Probe`], one row in
-//! `target::SCHEMES`. Nothing in `wait/` changes.
+//! Adding a protocol: one new file here, its variant and scheme row in the
+//! registry ([`crate::protocol`]), and its line in the `probes!` list below,
+//! which is the whole dispatch. Nothing in `wait/` changes.
 
 pub mod amqp;
 pub mod file;
@@ -25,7 +26,7 @@ pub mod unix;
 use std::fmt;
 use std::io;
 
-use crate::target::{Kind, Target};
+use crate::target::{Protocol, Target};
 
 /// Why one try did not find the target ready.
 #[derive(Debug)]
@@ -79,44 +80,42 @@ impl fmt::Display for ProbeError {
 
 impl std::error::Error for ProbeError {}
 
-/// The probe for one target: one arm per protocol.
-#[derive(Debug, Clone)]
-pub enum Probe {
-    Tcp(tcp::Tcp),
-    Postgres(postgres::Postgres),
-    Mysql(mysql::Mysql),
-    Redis(redis::Redis),
-    Amqp(amqp::Amqp),
-    Http(http::Http),
-    Unix(unix::Unix),
-    File(file::File),
+/// Builds [`Probe`], the probe of one target, from one line per protocol:
+/// `Variant => module::Type` where `Variant` is the [`Protocol`] it checks and
+/// `Type` has `new(&Target)` and `async fn check(&self)`. The match on
+/// [`Protocol`] is exhaustive, so a protocol without a line does not build.
+macro_rules! probes {
+    ($($variant:ident => $probe:ty),* $(,)?) => {
+        /// The probe for one target: one arm per [`Protocol`].
+        #[derive(Debug, Clone)]
+        pub enum Probe {
+            $($variant($probe),)*
+        }
+
+        impl Probe {
+            pub fn new(target: &Target) -> Probe {
+                match target.protocol {
+                    $(Protocol::$variant => Probe::$variant(<$probe>::new(target)),)*
+                }
+            }
+
+            /// One try.
+            pub async fn check(&self) -> Result<(), ProbeError> {
+                match self {
+                    $(Probe::$variant(p) => p.check().await,)*
+                }
+            }
+        }
+    };
 }
 
-impl Probe {
-    pub fn new(target: &Target) -> Probe {
-        match target.kind {
-            Kind::Tcp => Probe::Tcp(tcp::Tcp::new(target)),
-            Kind::Postgres => Probe::Postgres(postgres::Postgres::new(target)),
-            Kind::Mysql => Probe::Mysql(mysql::Mysql::new(target)),
-            Kind::Redis => Probe::Redis(redis::Redis::new(target)),
-            Kind::Amqp => Probe::Amqp(amqp::Amqp::new(target)),
-            Kind::Http | Kind::Https => Probe::Http(http::Http::new(target)),
-            Kind::Unix => Probe::Unix(unix::Unix::new(target)),
-            Kind::File => Probe::File(file::File::new(target)),
-        }
-    }
-
-    /// One try.
-    pub async fn check(&self) -> Result<(), ProbeError> {
-        match self {
-            Probe::Tcp(p) => p.check().await,
-            Probe::Postgres(p) => p.check().await,
-            Probe::Mysql(p) => p.check().await,
-            Probe::Redis(p) => p.check().await,
-            Probe::Amqp(p) => p.check().await,
-            Probe::Http(p) => p.check().await,
-            Probe::Unix(p) => p.check().await,
-            Probe::File(p) => p.check().await,
-        }
-    }
+probes! {
+    Tcp => tcp::Tcp,
+    Postgres => postgres::Postgres,
+    Mysql => mysql::Mysql,
+    Redis => redis::Redis,
+    Amqp => amqp::Amqp,
+    Http => http::Http,
+    Unix => unix::Unix,
+    File => file::File,
 }
