@@ -1,6 +1,6 @@
 //! The http(s) probe against fake servers on 127.0.0.1:0: which statuses
 //! count as ready, peers that misbehave, and TLS certificates (made here with
-//! rcgen; trusted, self-signed, wrong name, expired).
+//! tests/support/pki.rs; trusted, self-signed, wrong name, expired).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,9 +8,7 @@ use std::time::Duration;
 use preflight::probe::ProbeError;
 use preflight::probe::http::Http;
 use preflight::target;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::ServerConfig;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -18,6 +16,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::support::TempDir;
+use crate::support::pki::{Pki, self_signed_server};
 
 /// Long enough for anything on 127.0.0.1; a probe that needs more hangs.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -235,69 +234,6 @@ async fn http_silent_peer_leaves_the_try_pending_until_dropped() {
 }
 
 // ---- https ----
-
-/// A private CA and certificates it signs, all made for the test.
-struct Pki {
-    ca: Issuer<'static, KeyPair>,
-    ca_cert: CertificateDer<'static>,
-    ca_pem: String,
-}
-
-impl Pki {
-    /// Write the CA certificate as a PEM file in `dir` (for PREFLIGHT_CA_FILE).
-    fn ca_file(&self, dir: &TempDir) -> std::path::PathBuf {
-        let path = dir.join("ca.pem");
-        std::fs::write(&path, &self.ca_pem).unwrap();
-        path
-    }
-
-    fn new() -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Pki {
-            ca_cert: cert.der().clone(),
-            ca_pem: cert.pem(),
-            ca: Issuer::new(params, key),
-        }
-    }
-
-    /// A server configuration for `names`, signed by this CA.
-    fn server(&self, names: &[&str], expired: bool) -> ServerConfig {
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2001, 1, 1);
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca).unwrap();
-        server_config(vec![cert.der().clone(), self.ca_cert.clone()], key)
-    }
-}
-
-/// A server configuration with a self-signed certificate for `localhost`.
-fn self_signed_server() -> ServerConfig {
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    server_config(vec![cert.der().clone()], key)
-}
-
-fn server_config(chain: Vec<CertificateDer<'static>>, key: KeyPair) -> ServerConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap()
-}
 
 /// An https server on 127.0.0.1 that answers one request with `response`.
 async fn https_once(config: ServerConfig, response: &'static [u8]) -> u16 {

@@ -43,6 +43,8 @@ mod amqp;
 mod http;
 /// tcp, unix and file probes against fake peers: ready, refused, missing.
 mod probes_simple;
+/// The TLS client every probe shares: verify modes, CA files, client certificates.
+mod tls;
 
 /// The child starts clean: mask, dispositions, descriptors, group, terminal.
 mod init_child;

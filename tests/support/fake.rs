@@ -1,12 +1,36 @@
 //! Fake peers for misbehaviour tests: a listener on `127.0.0.1:0` that treats
 //! every connection it accepts the same way, so a retrying test sees the same
-//! peer each try. Lives as long as the test's runtime.
+//! peer each try. Lives as long as the test's runtime. Every byte a fake
+//! receives is kept ([`Recording`]), so a test can say what a client never
+//! sent; [`start_tls`] wraps the same peers in TLS.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+/// Every byte the fake received, over all its connections, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Recording(Arc<Mutex<Vec<u8>>>);
+
+impl Recording {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Does `needle` appear anywhere in what was received?
+    pub fn contains(&self, needle: &[u8]) -> bool {
+        let bytes = self.bytes();
+        !needle.is_empty() && bytes.windows(needle.len()).any(|w| w == needle)
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+    }
+}
 
 /// What the fake peer does with each connection.
 #[derive(Clone, Debug)]
@@ -21,6 +45,9 @@ pub enum Peer {
     SendThenClose(Vec<u8>),
     /// Wait for the client's first bytes, answer with these, then close.
     ReplyThenClose(Vec<u8>),
+    /// Wait for the client's first bytes, answer with these, then keep
+    /// reading (and recording) whatever else the client sends.
+    ReplyThenListen(Vec<u8>),
 }
 
 /// A peer that accepts and never speaks must leave the try pending: the
@@ -35,35 +62,87 @@ pub async fn assert_silent_peer_leaves_the_try_pending(scheme: &str) {
 
 /// Start a fake peer; its address.
 pub async fn start(peer: Peer) -> SocketAddr {
+    start_recorded(peer).await.0
+}
+
+/// Start a fake peer; its address and what it receives.
+pub async fn start_recorded(peer: Peer) -> (SocketAddr, Recording) {
+    serve(peer, None).await
+}
+
+/// Start a fake peer behind TLS (`config` holds its certificate): the peer
+/// behaviour starts once the handshake is done; a client that rejects the
+/// certificate ends the connection there. What it receives, decrypted.
+pub async fn start_tls(config: rustls::ServerConfig, peer: Peer) -> (SocketAddr, Recording) {
+    serve(peer, Some(TlsAcceptor::from(Arc::new(config)))).await
+}
+
+async fn serve(peer: Peer, tls: Option<TlsAcceptor>) -> (SocketAddr, Recording) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let recording = Recording::default();
+    let log = recording.clone();
     tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
+        while let Ok((sock, _)) = listener.accept().await {
             let peer = peer.clone();
+            let log = log.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                match peer {
-                    Peer::Silent => hold(sock).await,
-                    Peer::CloseAtOnce => drop(sock),
-                    Peer::Send(bytes) => {
-                        let _ = sock.write_all(&bytes).await;
-                        hold(sock).await
-                    }
-                    Peer::SendThenClose(bytes) => {
-                        let _ = sock.write_all(&bytes).await;
-                    }
-                    Peer::ReplyThenClose(bytes) => {
-                        let mut buf = [0u8; 1024];
-                        let _ = sock.read(&mut buf).await;
-                        let _ = sock.write_all(&bytes).await;
+                match tls {
+                    None => behave(sock, peer, log).await,
+                    Some(acceptor) => {
+                        if let Ok(sock) = acceptor.accept(sock).await {
+                            behave(sock, peer, log).await
+                        }
                     }
                 }
             });
         }
     });
-    addr
+    (addr, recording)
 }
 
-async fn hold(sock: tokio::net::TcpStream) {
-    tokio::time::sleep(Duration::from_secs(60)).await;
-    drop(sock);
+async fn behave<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, peer: Peer, log: Recording) {
+    match peer {
+        Peer::Silent => hold(sock, log).await,
+        Peer::CloseAtOnce => drop(sock),
+        Peer::Send(bytes) => {
+            let _ = sock.write_all(&bytes).await;
+            hold(sock, log).await
+        }
+        Peer::SendThenClose(bytes) => {
+            let _ = sock.write_all(&bytes).await;
+            let _ = sock.shutdown().await;
+        }
+        Peer::ReplyThenClose(bytes) => {
+            let mut buf = [0u8; 1024];
+            if let Ok(n) = sock.read(&mut buf).await {
+                log.push(&buf[..n]);
+            }
+            let _ = sock.write_all(&bytes).await;
+            let _ = sock.shutdown().await;
+        }
+        Peer::ReplyThenListen(bytes) => {
+            let mut buf = [0u8; 1024];
+            if let Ok(n) = sock.read(&mut buf).await {
+                log.push(&buf[..n]);
+            }
+            let _ = sock.write_all(&bytes).await;
+            hold(sock, log).await
+        }
+    }
+}
+
+/// Keep the connection open for up to a minute, recording what arrives.
+async fn hold<S: AsyncRead + Unpin>(mut sock: S, log: Recording) {
+    let _ = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = sock.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            log.push(&buf[..n]);
+        }
+    })
+    .await;
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod pki;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
