@@ -108,7 +108,12 @@ fn wait_phase(config: &Config) -> Result<(), u8> {
         let outcome = if config.targets.is_empty() {
             WaitOutcome::Ready
         } else {
-            wait::wait_all(&config.targets, &config.wait, init::signals::terminating()).await
+            wait::wait_all(
+                &config.targets,
+                &config.wait,
+                wait::interrupt::terminating(),
+            )
+            .await
         };
         if matches!(outcome, WaitOutcome::Ready) {
             if let Err(sig) = pause(config.sleep_after, "WAIT_AFTER").await {
@@ -152,7 +157,7 @@ async fn pause(d: Duration, why: &str) -> Result<(), i32> {
     info!("sleeping {:.1}s ({why})", d.as_secs_f64());
     tokio::select! {
         () = tokio::time::sleep(d) => Ok(()),
-        sig = init::signals::terminating() => Err(sig),
+        sig = wait::interrupt::terminating() => Err(sig),
     }
 }
 
@@ -265,7 +270,7 @@ fn lock_phase(config: &Config, target: &Target) -> Result<std::net::TcpStream, u
         target,
         name,
         config.wait.timeout,
-        init::signals::terminating(),
+        wait::interrupt::terminating(),
     ));
     runtime.shutdown_timeout(Duration::from_millis(100));
     match result {

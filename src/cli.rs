@@ -164,7 +164,8 @@ pub struct WaitArgs {
 }
 
 impl Cli {
-    /// What clap makes of the process's arguments.
+    /// What clap makes of `argv` (the program's name first), as `main` got
+    /// it from C's start-up.
     ///
     /// `preflight -- COMMAND...`, the usual `ENTRYPOINT` (everything else set
     /// through the environment), is answered without building clap's parser:
@@ -172,12 +173,11 @@ impl Cli {
     /// option, this command". Building the parser for thirty options was
     /// 40% of the instructions of starting `preflight -- true`. A test holds
     /// the two answers equal; anything else goes through clap.
-    pub fn parse_args() -> Result<Cli, clap::Error> {
-        let mut args = std::env::args_os().skip(1);
-        if args.next().is_some_and(|first| first == "--") {
-            return Ok(Cli::only_command(args.collect()));
+    pub fn parse_args(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
+        if argv.get(1).is_some_and(|first| first == "--") {
+            return Ok(Cli::only_command(argv.into_iter().skip(2).collect()));
         }
-        Cli::try_parse()
+        Cli::try_parse_from(argv)
     }
 
     /// No option, no subcommand, this command: what clap gives for
@@ -251,19 +251,19 @@ mod tests {
         ];
         for command in commands {
             let command: Vec<OsString> = command.iter().map(Into::into).collect();
-            let argv = ["preflight".into(), "--".into()]
+            let argv: Vec<OsString> = ["preflight".into(), "--".into()]
                 .into_iter()
-                .chain(command.iter().cloned());
-            let by_clap = Cli::try_parse_from(argv).unwrap();
-            let fast = Cli::only_command(command.clone());
+                .chain(command.iter().cloned())
+                .collect();
+            let by_clap = Cli::try_parse_from(argv.clone()).unwrap();
+            let fast = Cli::parse_args(argv).unwrap();
             assert_eq!(format!("{fast:?}"), format!("{by_clap:?}"), "{command:?}");
         }
         // Not UTF-8.
         let odd = OsString::from_vec(vec![0x66, 0xff, 0x6f]);
-        let by_clap = Cli::try_parse_from(["preflight".into(), "--".into(), odd.clone()]).unwrap();
-        assert_eq!(
-            format!("{:?}", Cli::only_command(vec![odd])),
-            format!("{by_clap:?}")
-        );
+        let argv: Vec<OsString> = vec!["preflight".into(), "--".into(), odd];
+        let by_clap = Cli::try_parse_from(argv.clone()).unwrap();
+        let fast = Cli::parse_args(argv).unwrap();
+        assert_eq!(format!("{fast:?}"), format!("{by_clap:?}"));
     }
 }

@@ -5,8 +5,9 @@
 //! preflight reset to the default right after, which was 16% of the
 //! instructions of starting `preflight -- true` and eight system calls.
 //! [`preflight::init::start`] does what preflight needs of it (closed stdio
-//! descriptors onto /dev/null; SIGPIPE blocked rather than ignored); the
-//! arguments are still there (glibc hands them to std before `main`).
+//! descriptors onto /dev/null; SIGPIPE blocked rather than ignored). The
+//! arguments are taken from `main`'s own `argc`/`argv`: std learns them
+//! before `main` only with glibc, and the shipped build is musl's.
 
 #![no_main]
 
@@ -17,16 +18,18 @@ use clap::error::ErrorKind;
 // SAFETY: the one `main` symbol of this binary (std's is left out by
 // `no_main`), with the signature C's start-up calls it with.
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     preflight::init::start();
+    // SAFETY: `argc` and `argv` as C's start-up passed them to `main`.
+    let args = unsafe { preflight::init::args(argc, argv) };
     // A panic exits 101, as from std's `main` (the release build aborts).
-    let code = std::panic::catch_unwind(run).unwrap_or(101);
+    let code = std::panic::catch_unwind(|| run(args)).unwrap_or(101);
     // Flushes stdout, as returning from std's `main` does.
     std::process::exit(code.into())
 }
 
-fn run() -> u8 {
-    let cli = match preflight::cli::Cli::parse_args() {
+fn run(args: Vec<std::ffi::OsString>) -> u8 {
+    let cli = match preflight::cli::Cli::parse_args(args) {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             e.exit()

@@ -157,6 +157,8 @@ pub fn start() {
     signals::block_all();
 }
 
+pub use sys::args;
+
 /// Start `cmd` and supervise it until it (and, for [`Role::Main`], everything
 /// it left) is gone. Called from the main thread, with signals blocked, no
 /// other thread running.

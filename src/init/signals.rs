@@ -160,66 +160,6 @@ pub fn take_pending_terminating() -> Option<i32> {
     crate::init::sys::wait_signal(&set, Some(std::time::Duration::ZERO)).map(|i| i.signo)
 }
 
-/// Resolves with the number of the first terminating signal (TERM, INT, HUP,
-/// QUIT) that arrives; any other signal is taken and dropped (nothing runs
-/// yet to forward it to). Needs [`block_all`] first, and a tokio runtime.
-/// If no signalfd can be had, it never resolves (waiting still ends by its
-/// timeout).
-pub async fn terminating() -> i32 {
-    match platform::terminating().await {
-        Ok(sig) => sig,
-        Err(e) => {
-            tracing::warn!("cannot watch for signals while waiting: {e}");
-            std::future::pending().await
-        }
-    }
-}
-
-#[cfg(target_os = "linux")]
-mod platform {
-    use std::io;
-
-    use nix::sys::signal::SigSet;
-    use nix::sys::signalfd::{SfdFlags, SignalFd};
-
-    pub async fn terminating() -> io::Result<i32> {
-        let fd = SignalFd::with_flags(
-            &SigSet::all(),
-            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
-        )?;
-        let fd = crate::init::sys::async_signalfd(fd)?;
-        loop {
-            let mut guard = fd.readable().await?;
-            match guard.get_inner().read_signal() {
-                Ok(Some(info)) => {
-                    let sig = info.ssi_signo as i32;
-                    if super::TERMINATING.contains(&sig) {
-                        return Ok(sig);
-                    }
-                    tracing::debug!(
-                        sig,
-                        "signal while waiting: nothing to forward it to, dropped"
-                    );
-                }
-                Ok(None) => guard.clear_ready(),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod platform {
-    use std::io;
-
-    pub async fn terminating() -> io::Result<i32> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "signalfd is Linux-only",
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

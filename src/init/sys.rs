@@ -9,7 +9,9 @@
 
 #![allow(unsafe_code)]
 
+use std::ffi::OsString;
 use std::io;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
@@ -17,19 +19,29 @@ use nix::sys::signal::SigSet;
 
 use crate::exit_code::Status;
 
-#[cfg(target_os = "linux")]
-use nix::sys::signalfd::SignalFd;
-#[cfg(target_os = "linux")]
-use tokio::io::unix::AsyncFd;
-
-/// Register a signalfd with the tokio reactor.
-#[cfg(target_os = "linux")]
-pub fn async_signalfd(fd: SignalFd) -> std::io::Result<AsyncFd<SignalFd>> {
-    // SAFETY: tokio requires the fd to stay open and not be registered
-    // elsewhere for as long as the AsyncFd lives; the AsyncFd owns the
-    // SignalFd, which closes the fd only when dropped, after deregistration.
-    unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into())
+/// The arguments C's start-up passed to `main`, the program's name first.
+/// preflight's binary defines `main` itself (see `main.rs`), and std only
+/// learns the arguments on its own with glibc: on musl `args_os()` is empty.
+///
+/// # Safety
+///
+/// `argv` must hold `argc` pointers to NUL-terminated strings (null ones are
+/// skipped), valid for the call: what C's start-up gives `main`.
+pub unsafe fn args(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsString> {
+    let count = usize::try_from(argc).unwrap_or(0);
+    let mut args = Vec::with_capacity(count);
+    for i in 0..count {
+        // SAFETY: `i < argc`, within the array, as the caller promises.
+        let arg = unsafe { *argv.add(i) };
+        if arg.is_null() {
+            continue;
+        }
+        // SAFETY: a NUL-terminated string, as the caller promises; copied
+        // before the call returns.
+        let bytes = unsafe { std::ffi::CStr::from_ptr(arg) }.to_bytes();
+        args.push(OsString::from_vec(bytes.to_vec()));
+    }
+    args
 }
 
 /// The highest signal number (`SIGRTMAX`, 64 on Linux).

@@ -30,6 +30,7 @@
 //! Nothing is cached between tries: each one resolves the name again.
 
 pub mod backoff;
+pub mod interrupt;
 
 use std::fmt::Write as _;
 use std::future::Future;

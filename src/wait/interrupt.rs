@@ -1,0 +1,88 @@
+//! TERM while waiting ends the wait at once: the one place where signals meet
+//! the async runtime.
+//!
+//! Every signal is blocked from the first line of `main` on (see
+//! [`crate::init::signals::block_all`]), so a signal sent while preflight
+//! waits stays pending until something takes it. While waiting (and while
+//! taking `--lock`, and during `WAIT_BEFORE`/`WAIT_AFTER`) that is a signalfd
+//! on tokio's reactor: a terminating signal (TERM, INT, HUP, QUIT) resolves
+//! [`terminating`]; any other one is taken and dropped, since nothing runs
+//! yet to forward it to. The signalfd is closed with the runtime, before the
+//! synchronous supervisor (`init/`) takes signals with `sigwaitinfo`; it
+//! never sees a runtime.
+
+use crate::init::signals::TERMINATING;
+
+/// Resolves with the number of the first terminating signal (TERM, INT, HUP,
+/// QUIT) that arrives; any other signal is taken and dropped. Needs every
+/// signal blocked first, and a tokio runtime with I/O enabled. If no
+/// signalfd can be had, it never resolves (waiting still ends by its
+/// timeout).
+pub async fn terminating() -> i32 {
+    match platform::terminating().await {
+        Ok(sig) => sig,
+        Err(e) => {
+            tracing::warn!("cannot watch for signals while waiting: {e}");
+            std::future::pending().await
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod platform {
+    use std::io;
+
+    use nix::sys::signal::SigSet;
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    use tokio::io::Interest;
+    use tokio::io::unix::AsyncFd;
+
+    pub async fn terminating() -> io::Result<i32> {
+        let fd = SignalFd::with_flags(
+            &SigSet::all(),
+            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+        )?;
+        let fd = register(fd)?;
+        loop {
+            let mut guard = fd.readable().await?;
+            match guard.get_inner().read_signal() {
+                Ok(Some(info)) => {
+                    let sig = info.ssi_signo as i32;
+                    if super::TERMINATING.contains(&sig) {
+                        return Ok(sig);
+                    }
+                    tracing::debug!(
+                        sig,
+                        "signal while waiting: nothing to forward it to, dropped"
+                    );
+                }
+                Ok(None) => guard.clear_ready(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The crate's one `unsafe` outside `init/sys.rs`: tokio's only way to
+    /// watch a descriptor that is not a socket or a pipe. Kept here so that
+    /// the PID-1 core never names tokio.
+    #[allow(unsafe_code)]
+    fn register(fd: SignalFd) -> io::Result<AsyncFd<SignalFd>> {
+        // SAFETY: tokio requires the descriptor to stay open, and the same
+        // one, for as long as the AsyncFd lives. The AsyncFd owns the
+        // SignalFd, which closes its descriptor only when dropped (after
+        // tokio deregistered it) and never swaps it for another.
+        unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(|e| e.into())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod platform {
+    use std::io;
+
+    pub async fn terminating() -> io::Result<i32> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "signalfd is Linux-only",
+        ))
+    }
+}
