@@ -17,11 +17,10 @@ use std::time::Duration;
 
 use tracing::{error, info};
 
-use crate::config::{self, Config, Env, Mode, OnTimeout};
+use crate::config::{Config, Env, Expansion, Mode, OnTimeout};
 use crate::exit_code::{self, Status};
 use crate::init::{self, Role};
 use crate::lock::{self, LockError};
-use crate::secrets::{self, Expansion};
 use crate::target::Target;
 use crate::user::{self, Credentials};
 use crate::wait::{self, WaitOutcome};
@@ -30,18 +29,9 @@ use crate::wait::{self, WaitOutcome};
 /// first, before the arguments were parsed and before any thread: see the
 /// module doc.
 pub fn run(cli: crate::cli::Cli) -> u8 {
-    // `NAME_FILE` secrets are read first: the configuration is built from the
-    // environment they complete (`PGPASSWORD_FILE` for the probes,
-    // `PREFLIGHT_LOCK_FILE`...); the child gets those `--secrets-from-files`
-    // covers.
-    let (env, child_secrets) = match read_secrets(&cli, Env::from_process()) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("preflight: {e}");
-            return exit_code::USAGE;
-        }
-    };
-    let config = match Config::from_args(cli, &env) {
+    // Built once, from the command line, the environment and the
+    // `NAME_FILE` secrets it names.
+    let config = match Config::from_args(cli, &Env::from_process(), |p| std::fs::read(p)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("preflight: {e}");
@@ -56,17 +46,8 @@ pub fn run(cli: crate::cli::Cli) -> u8 {
             Ok(()) => exit_code::OK,
             Err(code) => code,
         },
-        Mode::Run => run_all(&config, &child_secrets),
+        Mode::Run => run_all(&config),
     }
-}
-
-/// The environment to build the configuration from, and the secrets the
-/// child gets.
-fn read_secrets(cli: &crate::cli::Cli, raw: Env) -> Result<(Env, Expansion), String> {
-    let which =
-        config::secrets_from_files(cli.secrets_from_files.as_deref(), &raw).map_err(|e| e.0)?;
-    let expansion = secrets::read(&raw, &which).map_err(|e| e.0)?;
-    Ok((expansion.apply(raw), expansion.only(&which)))
 }
 
 /// `preflight check`: one try each, 0 if all are ready now, 1 if not.
@@ -162,7 +143,7 @@ async fn pause(d: Duration, why: &str) -> Result<(), i32> {
 }
 
 /// wait → lock → hooks → command.
-fn run_all(config: &Config, child_secrets: &Expansion) -> u8 {
+fn run_all(config: &Config) -> u8 {
     // Everything that can be wrong is found before anything is waited on.
     let credentials = match config.user.as_deref().map(credentials).transpose() {
         Ok(c) => c,
@@ -171,7 +152,7 @@ fn run_all(config: &Config, child_secrets: &Expansion) -> u8 {
             return exit_code::USAGE;
         }
     };
-    let child_env = child_env(child_secrets, credentials.as_ref());
+    let child_env = child_env(&config.child_secrets, credentials.as_ref());
     let path = match &child_env {
         Some(env) => env
             .iter()

@@ -27,9 +27,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{error, info};
 
-use crate::config::InitOptions;
 use crate::exit_code::{self, Status};
-use crate::init::{self, Role};
+use crate::init::{self, InitOptions, Role};
 
 /// One hook, ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]

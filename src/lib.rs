@@ -3,20 +3,34 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: what clap saw; [`config`]: merged with the environment and
-//!   validated ([`config::Config::from_args`] is pure).
+//! - [`cli`]: what clap saw, nothing more.
+//! - [`config`]: [`config::Config::from_args`], pure: the command line, the
+//!   environment snapshot ([`config::Env`]) and the `NAME_FILE` secrets
+//!   (`config::secret_files`) merged and validated, one function per
+//!   section; docker-compose-wait's `WAIT_*` variables as a lower layer.
+//! - [`values`]: one string → one value (durations, booleans, lists, words);
+//!   a leaf that `config` and `target` both use.
 //! - [`protocol`]: the registry, one table of schemes, ports and help lines.
-//! - [`target`]: a target string → [`target::Target`].
-//! - [`probe`]: what "ready" means, one module per protocol.
+//! - [`target`]: a target string → [`target::Target`], exactly what the user
+//!   wrote.
+//! - [`secrets`]: [`secrets::Secret`], a value that never formats as itself.
+//! - [`probe`]: what "ready" means, one module per protocol (+ `net`, `tls`).
 //! - [`wait`]: when to try: all targets at once, backoff, deadlines.
-//! - [`hooks`], [`lock`], [`secrets`], [`user`]: the preparation phase.
-//! - [`init`]: the synchronous PID-1 core (spawn, forward, reap, shut down).
+//! - [`lock`]: `--lock`, one replica at a time through the hooks.
+//! - [`hooks`]: plan and run the hooks, in order, under `init`.
+//! - [`user`]: `--user` resolved to ids, groups and HOME.
+//! - [`init`]: the synchronous PID-1 core (spawn, forward, reap, shut down);
+//!   its input is [`init::InitOptions`].
+//! - [`logging`]: one line per event on stderr, text or JSON.
 //! - [`exit_code`]: the exit-code contract; [`app`]: the phases in order.
 //!
 //! # Data flow
 //!
-//! argv/env → `Config` → `wait` (tokio, current thread) → probes → runtime
-//! dropped → hooks and command under `init` → exit code.
+//! argv → `cli` → `config` (with the environment and the `NAME_FILE`
+//! secrets; built once) → `wait` (tokio, current thread) → probes → `lock` →
+//! runtime dropped → hooks and command under `init` → exit code. Nothing
+//! below `config` reads the process environment for a setting; `values` and
+//! `secrets` are leaves that import nothing of preflight.
 
 #![deny(unsafe_code)]
 
@@ -30,8 +44,8 @@ pub mod lock;
 pub mod logging;
 pub mod probe;
 pub mod protocol;
-pub mod secret;
 pub mod secrets;
 pub mod target;
 pub mod user;
+pub mod values;
 pub mod wait;

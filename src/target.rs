@@ -32,7 +32,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::protocol;
 pub use crate::protocol::Protocol;
-use crate::secret::Secret;
+use crate::secrets::Secret;
 
 /// One thing to wait for, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,7 +315,7 @@ fn parse_options(target: &mut Target, fragment: &str) -> Result<(), String> {
         match key {
             "timeout" => {
                 target.timeout = Some(
-                    crate::config::parse_duration(value).map_err(|e| format!("timeout: {e}"))?,
+                    crate::values::parse_duration(value).map_err(|e| format!("timeout: {e}"))?,
                 )
             }
             "status" if target.protocol == Protocol::Http => {

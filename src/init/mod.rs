@@ -33,6 +33,7 @@
 //! (ESRCH from `kill`: the process just ended, its SIGCHLD is on the way;
 //! ENOTTY/ENXIO from `tcsetpgrp`: no usable terminal).
 
+pub mod options;
 mod reap;
 pub mod signals;
 mod spawn;
@@ -47,9 +48,10 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use crate::config::InitOptions;
 use crate::exit_code::{self, Status};
 use crate::user::Credentials;
+
+pub use options::InitOptions;
 
 /// What to run.
 #[derive(Debug, Clone)]

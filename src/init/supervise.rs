@@ -7,10 +7,10 @@ use std::time::Instant;
 use nix::sys::signal::SigSet;
 use tracing::{debug, info, warn};
 
+use super::options::InitOptions;
 use super::signals::{self, Name};
 use super::sys::{self, SigInfo};
 use super::{Ended, Role, reap};
-use crate::config::InitOptions;
 use crate::exit_code::Status;
 
 /// How long the command runs before preflight gives back start-up memory.

@@ -35,7 +35,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::secret::Secret;
+use crate::secrets::Secret;
 use crate::target::Target;
 
 use super::tls::Tls;

@@ -285,7 +285,7 @@ fn hook(rest: &[&str]) {
     }
     let cmd = &rest[i + 1..];
     preflight::init::signals::block_all();
-    let opts = preflight::config::InitOptions {
+    let opts = preflight::init::InitOptions {
         single_child: false,
         rewrites: Vec::new(),
         remap_exit: Vec::new(),

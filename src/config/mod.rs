@@ -1,0 +1,837 @@
+//! `Config::from_args`: the command line merged with the environment and the
+//! `NAME_FILE` secrets, validated and typed, built once. Pure: it reads
+//! neither the process environment nor the file system itself (the caller
+//! passes an [`Env`] and the function that reads a secret file), so tests
+//! build it freely.
+//!
+//! Rules: the command line wins over the environment; a list given on the
+//! command line replaces the one from the environment; every bad value is a
+//! [`ConfigError`] naming the flag or variable, the value (never a secret) and
+//! what was expected. Nothing falls back to a default silently.
+//!
+//! One function per section, in the order [`Config::from_args`] calls them:
+//! secrets (they complete the environment the rest is read from), targets,
+//! waiting, hooks, lock, user and command, init options, logging.
+//! docker-compose-wait's `WAIT_*` variables are a lower layer of their own
+//! ([`compose_wait`]); how one string becomes one value is [`crate::values`].
+
+mod compose_wait;
+mod env;
+pub mod secret_files;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use env::Env;
+pub use secret_files::{CREDENTIAL_VARS, Expansion, SecretsFromFiles};
+
+use crate::cli::{Cli, ModeArgs, WaitArgs};
+use crate::init::InitOptions;
+use crate::target::{self, Protocol, Target};
+use crate::values::{pairs, parse_bool, parse_duration, split_hooks, split_list, split_words};
+
+/// What preflight does this time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// wait → hooks → run the command (the default).
+    Run,
+    /// `preflight wait`: wait, then exit 0.
+    Wait,
+    /// `preflight check`: one try each, exit 0 or 1.
+    Check,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    Fail,
+    Continue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How long and how to wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitPolicy {
+    /// None: wait for ever.
+    pub timeout: Option<Duration>,
+    pub try_timeout: Duration,
+    pub on_timeout: OnTimeout,
+    /// A fixed pause between two tries of one target instead of the backoff
+    /// (`WAIT_SLEEP_INTERVAL`, docker-compose-wait's meaning); None: backoff.
+    pub interval: Option<Duration>,
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_TRY_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// The `--lock` name when none is given.
+pub const DEFAULT_LOCK_NAME: &str = "preflight";
+/// MySQL's `GET_LOCK` takes names of up to 64 characters.
+const MAX_LOCK_NAME: usize = 64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub mode: Mode,
+    pub targets: Vec<Target>,
+    pub wait: WaitPolicy,
+    /// Hooks from --hook / PREFLIGHT_HOOKS, already split into words.
+    pub hooks: Vec<Vec<OsString>>,
+    pub hooks_dir: Option<PathBuf>,
+    pub hook_timeout: Option<Duration>,
+    pub lock: Option<Target>,
+    pub lock_name: String,
+    pub user: Option<String>,
+    pub secrets_from_files: SecretsFromFiles,
+    /// The `NAME_FILE` secrets the child gets as `NAME` (those
+    /// `--secrets-from-files` covers), and the `NAME_FILE`s they replace.
+    pub child_secrets: Expansion,
+    /// Sleeps before and after waiting (docker-compose-wait's `WAIT_BEFORE`,
+    /// `WAIT_AFTER`); zero when unset.
+    pub sleep_before: Duration,
+    pub sleep_after: Duration,
+    /// The command's argv; None when there is none (only valid for wait/check
+    /// or for hooks alone).
+    pub command: Option<Vec<OsString>>,
+    pub init: InitOptions,
+    /// A `tracing_subscriber::filter::Targets` directive, e.g. `info`.
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+/// A bad argument or variable: `Display` is the whole one-line message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<target::TargetError> for ConfigError {
+    fn from(e: target::TargetError) -> Self {
+        ConfigError(e.to_string())
+    }
+}
+
+/// Where a value came from, for error messages: `--timeout` or
+/// `PREFLIGHT_TIMEOUT`.
+struct Source<'a> {
+    flag: &'a str,
+    var: &'a str,
+}
+
+impl Source<'_> {
+    /// The command line value, else the variable's; with the name to blame.
+    fn pick<'v>(&self, cli: Option<&'v str>, env: &'v Env) -> Option<(&'v str, String)> {
+        match cli {
+            Some(v) => Some((v, self.flag.to_string())),
+            None => env.non_empty(self.var).map(|v| (v, self.var.to_string())),
+        }
+    }
+}
+
+/// `--flag` / `VAR` → the value, or the error blaming the one that was used.
+fn blame<T>(name: &str, r: Result<T, String>) -> Result<T, ConfigError> {
+    r.map_err(|e| ConfigError(format!("{name}: {e}")))
+}
+
+impl Config {
+    /// Build the configuration: `env` is the process environment as it was,
+    /// `read_file` reads one `NAME_FILE` secret (`std::fs::read` outside
+    /// tests).
+    pub fn from_args(
+        cli: Cli,
+        env: &Env,
+        read_file: impl Fn(&Path) -> io::Result<Vec<u8>>,
+    ) -> Result<Config, ConfigError> {
+        // `NAME_FILE` secrets first: the rest is read from the environment
+        // they complete (`PGPASSWORD_FILE` for the probes,
+        // `PREFLIGHT_LOCK_FILE`...).
+        let secrets_from_files = secret_files::which(cli.secrets_from_files.as_deref(), env)?;
+        let expansion = secret_files::read(env, &secrets_from_files, read_file)?;
+        let child_secrets = expansion.only(&secrets_from_files);
+        let env = &expansion.apply(env.clone());
+
+        let (mode, targets) = mode_and_targets(&cli, env)?;
+        let (wait, sleep_before, sleep_after) = wait_policy(&cli.wait, env)?;
+        let (hooks, hooks_dir, hook_timeout) = hooks(&cli, env)?;
+        let (lock, lock_name) = lock(&cli, env)?;
+        let user = cli
+            .user
+            .clone()
+            .or_else(|| env.non_empty("PREFLIGHT_USER").map(str::to_string));
+        let command = command(&cli, env)?;
+        if mode == Mode::Run
+            && command.is_none()
+            && hooks.is_empty()
+            && hooks_dir.is_none()
+            && targets.is_empty()
+        {
+            return Err(ConfigError(
+                "nothing to do: expected a COMMAND (after --, or in PREFLIGHT_COMMAND), --wait TARGET or --hook; see --help".into(),
+            ));
+        }
+        if mode != Mode::Run && !cli.command.is_empty() {
+            return Err(ConfigError(format!(
+                "unexpected COMMAND with '{}': it only waits or checks",
+                if mode == Mode::Wait { "wait" } else { "check" }
+            )));
+        }
+        let init = init_options(&cli, env)?;
+        let (log_filter, log_format) = logging(&cli.wait, env)?;
+
+        Ok(Config {
+            mode,
+            targets,
+            wait,
+            hooks,
+            hooks_dir,
+            hook_timeout,
+            lock,
+            lock_name,
+            user,
+            secrets_from_files,
+            child_secrets,
+            sleep_before,
+            sleep_after,
+            command,
+            init,
+            log_filter,
+            log_format,
+        })
+    }
+}
+
+/// The mode, and its targets: the command line replaces the environment's
+/// list (`PREFLIGHT_WAIT`, else docker-compose-wait's).
+fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), ConfigError> {
+    let (mode, mode_targets) = match &cli.mode {
+        None => (Mode::Run, &[][..]),
+        Some(ModeArgs::Wait { targets }) => (Mode::Wait, &targets[..]),
+        Some(ModeArgs::Check { targets }) => (Mode::Check, &targets[..]),
+    };
+    // Each target comes with the name to blame for it.
+    let positional = match mode {
+        Mode::Check => "check",
+        _ => "wait",
+    };
+    let from_cli = |list: &[String], name: &'static str| -> Vec<(String, &'static str)> {
+        list.iter()
+            .flat_map(|t| split_list(t))
+            .map(|t| (t, name))
+            .collect()
+    };
+    let mut raw_targets = from_cli(mode_targets, positional);
+    raw_targets.extend(from_cli(&cli.wait.targets, "--wait"));
+    let raw_targets: Vec<(String, &str)> = if !raw_targets.is_empty() {
+        raw_targets
+    } else if let Some(list) = env.non_empty("PREFLIGHT_WAIT") {
+        split_list(list)
+            .into_iter()
+            .map(|t| (t, "PREFLIGHT_WAIT"))
+            .collect()
+    } else {
+        compose_wait::targets(env)?
+    };
+    let mut targets = Vec::with_capacity(raw_targets.len());
+    for (raw, source) in &raw_targets {
+        let t = target::parse(raw).map_err(|e| ConfigError(format!("{source}: {e}")))?;
+        targets.push(t);
+    }
+    apply_env_credentials(&mut targets, env)?;
+    if mode != Mode::Run && targets.is_empty() {
+        let name = if mode == Mode::Wait { "wait" } else { "check" };
+        return Err(ConfigError(format!(
+            "{name}: expected at least one TARGET, like 'preflight {name} db:5432'"
+        )));
+    }
+    Ok((mode, targets))
+}
+
+/// Timeouts, the fixed interval, `--on-timeout`, and docker-compose-wait's
+/// sleeps before and after.
+fn wait_policy(cli: &WaitArgs, env: &Env) -> Result<(WaitPolicy, Duration, Duration), ConfigError> {
+    // 0 on the command line or in PREFLIGHT_TIMEOUT: wait for ever.
+    let timeout = match (Source {
+        flag: "--timeout",
+        var: "PREFLIGHT_TIMEOUT",
+    })
+    .pick(cli.timeout.as_deref(), env)
+    {
+        None => Some(
+            compose_wait::seconds(env, &["WAIT_TIMEOUT", "WAIT_HOSTS_TIMEOUT"], true)?
+                .unwrap_or(DEFAULT_TIMEOUT),
+        ),
+        Some((v, name)) => {
+            let d = blame(&name, parse_duration(v))?;
+            if d.is_zero() { None } else { Some(d) }
+        }
+    };
+    let try_timeout = match optional_duration(
+        Source {
+            flag: "--try-timeout",
+            var: "PREFLIGHT_TRY_TIMEOUT",
+        },
+        cli.try_timeout.as_deref(),
+        env,
+    )? {
+        Some(d) if d.is_zero() => {
+            return Err(ConfigError(
+                "--try-timeout: expected a duration above 0, like 2s".into(),
+            ));
+        }
+        Some(d) => d,
+        None => compose_wait::seconds(env, &["WAIT_HOST_CONNECT_TIMEOUT"], true)?
+            .unwrap_or(DEFAULT_TRY_TIMEOUT),
+    };
+    let interval = compose_wait::seconds(env, &["WAIT_SLEEP_INTERVAL"], true)?;
+    let sleep_before = compose_wait::seconds(env, &["WAIT_BEFORE", "WAIT_BEFORE_HOSTS"], false)?
+        .unwrap_or_default();
+    let sleep_after =
+        compose_wait::seconds(env, &["WAIT_AFTER", "WAIT_AFTER_HOSTS"], false)?.unwrap_or_default();
+    let on_timeout = match (Source {
+        flag: "--on-timeout",
+        var: "PREFLIGHT_ON_TIMEOUT",
+    })
+    .pick(cli.on_timeout.as_deref(), env)
+    {
+        None => OnTimeout::Fail,
+        Some(("fail", _)) => OnTimeout::Fail,
+        Some(("continue", _)) => OnTimeout::Continue,
+        Some((v, name)) => {
+            return Err(ConfigError(format!(
+                "{name}: '{v}' is not one of: fail, continue"
+            )));
+        }
+    };
+    let policy = WaitPolicy {
+        timeout,
+        try_timeout,
+        on_timeout,
+        interval,
+    };
+    Ok((policy, sleep_before, sleep_after))
+}
+
+type HooksSection = (Vec<Vec<OsString>>, Option<PathBuf>, Option<Duration>);
+
+/// `--hook`s (split into words), `--hooks-dir`, `--hook-timeout`.
+fn hooks(cli: &Cli, env: &Env) -> Result<HooksSection, ConfigError> {
+    let (raw, source): (Vec<String>, &str) = if !cli.hooks.is_empty() {
+        (cli.hooks.clone(), "--hook")
+    } else {
+        let list = env.non_empty("PREFLIGHT_HOOKS").map(split_hooks);
+        (list.unwrap_or_default(), "PREFLIGHT_HOOKS")
+    };
+    let mut hooks = Vec::new();
+    for h in raw.iter().filter(|h| !h.trim().is_empty()) {
+        hooks.push(blame(source, split_words(h))?);
+    }
+    let hooks_dir = cli
+        .hooks_dir
+        .clone()
+        .map(PathBuf::from)
+        .or_else(|| env.non_empty("PREFLIGHT_HOOKS_DIR").map(PathBuf::from));
+    let hook_timeout = optional_duration(
+        Source {
+            flag: "--hook-timeout",
+            var: "PREFLIGHT_HOOK_TIMEOUT",
+        },
+        cli.hook_timeout.as_deref(),
+        env,
+    )?;
+    Ok((hooks, hooks_dir, hook_timeout))
+}
+
+/// `--lock` (a postgres:// or mysql:// URL) and `--lock-name`.
+fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), ConfigError> {
+    let lock = match (Source {
+        flag: "--lock",
+        var: "PREFLIGHT_LOCK",
+    })
+    .pick(cli.lock.as_deref(), env)
+    {
+        None => None,
+        Some((v, name)) => {
+            let mut t = target::parse(v).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+            if !matches!(t.protocol, Protocol::Postgres | Protocol::Mysql) || !v.contains("://") {
+                return Err(ConfigError(format!(
+                    "{name}: '{}' is not a postgres:// or mysql:// URL",
+                    t.redacted()
+                )));
+            }
+            apply_env_credentials(std::slice::from_mut(&mut t), env)?;
+            Some(t)
+        }
+    };
+    let lock_name = match (Source {
+        flag: "--lock-name",
+        var: "PREFLIGHT_LOCK_NAME",
+    })
+    .pick(cli.lock_name.as_deref(), env)
+    {
+        None => DEFAULT_LOCK_NAME.to_string(),
+        Some((v, name)) if v.trim().is_empty() || v.chars().count() > MAX_LOCK_NAME => {
+            return Err(ConfigError(format!(
+                "{name}: '{v}' is not a lock name, expected 1 to {MAX_LOCK_NAME} characters"
+            )));
+        }
+        Some((v, _)) => v.to_string(),
+    };
+    Ok((lock, lock_name))
+}
+
+/// The command: after `--`, else `PREFLIGHT_COMMAND` split like a shell.
+fn command(cli: &Cli, env: &Env) -> Result<Option<Vec<OsString>>, ConfigError> {
+    Ok(if !cli.command.is_empty() {
+        Some(cli.command.clone())
+    } else if let Some(c) = env.non_empty("PREFLIGHT_COMMAND") {
+        Some(blame("PREFLIGHT_COMMAND", split_words(c))?)
+    } else {
+        None
+    })
+}
+
+/// How the command and hooks are run and supervised.
+fn init_options(cli: &Cli, env: &Env) -> Result<InitOptions, ConfigError> {
+    let exit_code = |s: &str| {
+        s.parse::<u8>()
+            .map(i32::from)
+            .map_err(|_| format!("'{s}' is not an exit code from 0 to 255"))
+    };
+    Ok(InitOptions {
+        single_child: flag(cli.single_child, "PREFLIGHT_SINGLE_CHILD", env)?,
+        rewrites: list_of_pairs(
+            &cli.rewrite,
+            "--rewrite",
+            "PREFLIGHT_REWRITE",
+            env,
+            crate::init::signals::parse,
+        )?,
+        remap_exit: list_of_pairs(
+            &cli.remap_exit,
+            "--remap-exit",
+            "PREFLIGHT_REMAP_EXIT",
+            env,
+            exit_code,
+        )?
+        .into_iter()
+        .map(|(a, b)| (a as u8, b as u8))
+        .collect(),
+        grace: optional_duration(
+            Source {
+                flag: "--grace",
+                var: "PREFLIGHT_GRACE",
+            },
+            cli.grace.as_deref(),
+            env,
+        )?
+        .unwrap_or(DEFAULT_GRACE),
+        kill_after: optional_duration(
+            Source {
+                flag: "--kill-after",
+                var: "PREFLIGHT_KILL_AFTER",
+            },
+            cli.kill_after.as_deref(),
+            env,
+        )?,
+        subreaper: !flag(cli.no_subreaper, "PREFLIGHT_NO_SUBREAPER", env)?,
+        pdeathsig: match (Source {
+            flag: "--pdeathsig",
+            var: "PREFLIGHT_PDEATHSIG",
+        })
+        .pick(cli.pdeathsig.as_deref(), env)
+        {
+            None => None,
+            Some((v, name)) => Some(blame(&name, crate::init::signals::parse(v))?),
+        },
+        exec: flag(cli.exec, "PREFLIGHT_EXEC", env)?,
+    })
+}
+
+/// `-v`/`-q` or `PREFLIGHT_LOG`, and `--log-format`.
+fn logging(cli: &WaitArgs, env: &Env) -> Result<(String, LogFormat), ConfigError> {
+    let base = match (cli.verbose, cli.quiet) {
+        (0, 0) => None,
+        (v, 0) if v >= 2 => Some("trace"),
+        (_, 0) => Some("debug"),
+        (0, 1) => Some("warn"),
+        (0, _) => Some("error"),
+        _ => {
+            return Err(ConfigError(
+                "-v and -q: expected one or the other, not both".into(),
+            ));
+        }
+    };
+    let log_filter = match base {
+        Some(level) => level.to_string(),
+        None => env.non_empty("PREFLIGHT_LOG").unwrap_or("info").to_string(),
+    };
+    if log_filter
+        .parse::<tracing_subscriber::filter::Targets>()
+        .is_err()
+    {
+        return Err(ConfigError(format!(
+            "PREFLIGHT_LOG: '{log_filter}' is not a log filter, expected a level (error, warn, info, debug, trace) or target=level,..."
+        )));
+    }
+    let log_format = match (Source {
+        flag: "--log-format",
+        var: "PREFLIGHT_LOG_FORMAT",
+    })
+    .pick(cli.log_format.as_deref(), env)
+    {
+        None | Some(("text", _)) => LogFormat::Text,
+        Some(("json", _)) => LogFormat::Json,
+        Some((v, name)) => {
+            return Err(ConfigError(format!(
+                "{name}: '{v}' is not one of: text, json"
+            )));
+        }
+    };
+    Ok((log_filter, log_format))
+}
+
+/// `PREFLIGHT_CA_FILE` for https targets, and credentials from the
+/// environment, for targets whose URL names a user but no password:
+/// `PGPASSWORD` (postgres), `MYSQL_PWD` (mysql), and for redis
+/// `REDISCLI_AUTH` even without a user. Their `NAME_FILE` forms were read
+/// into `env` first ([`secret_files`]).
+fn apply_env_credentials(targets: &mut [Target], env: &Env) -> Result<(), ConfigError> {
+    for t in targets.iter_mut() {
+        if t.tls {
+            t.ca_file = env
+                .non_empty(crate::probe::tls::CA_FILE_VAR)
+                .map(std::path::PathBuf::from);
+        }
+        let var = match t.protocol {
+            Protocol::Postgres if t.user.is_some() => "PGPASSWORD",
+            Protocol::Mysql if t.user.is_some() => "MYSQL_PWD",
+            Protocol::Redis => "REDISCLI_AUTH",
+            _ => continue,
+        };
+        if let Some(p) = env.get(var) {
+            t.set_password_if_missing(crate::secrets::Secret::new(p));
+        }
+    }
+    Ok(())
+}
+
+fn optional_duration(
+    src: Source,
+    cli: Option<&str>,
+    env: &Env,
+) -> Result<Option<Duration>, ConfigError> {
+    match src.pick(cli, env) {
+        None => Ok(None),
+        Some((v, name)) => blame(&name, parse_duration(v)).map(Some),
+    }
+}
+
+/// A boolean flag: set on the command line, or by its variable.
+fn flag(cli: bool, var: &str, env: &Env) -> Result<bool, ConfigError> {
+    if cli {
+        return Ok(true);
+    }
+    match env.non_empty(var) {
+        None => Ok(false),
+        Some(v) => parse_bool(v).ok_or_else(|| {
+            ConfigError(format!(
+                "{var}: '{v}' is not one of: 1, 0, true, false, yes, no, on, off"
+            ))
+        }),
+    }
+}
+
+/// `FROM:TO` pairs from a repeatable flag or a list variable.
+fn list_of_pairs(
+    cli: &[String],
+    flag: &str,
+    var: &str,
+    env: &Env,
+    item: impl Fn(&str) -> Result<i32, String>,
+) -> Result<Vec<(i32, i32)>, ConfigError> {
+    let (raw, name): (Vec<String>, &str) = if !cli.is_empty() {
+        (cli.iter().flat_map(|s| split_list(s)).collect(), flag)
+    } else {
+        (env.non_empty(var).map(split_list).unwrap_or_default(), var)
+    };
+    blame(name, pairs(&raw, item))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("preflight").chain(args.iter().copied()))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        Config::from_args(cli, &env.iter().map(|(k, v)| (*k, *v)).collect(), no_files)
+    }
+
+    fn no_files(_: &Path) -> io::Result<Vec<u8>> {
+        Err(io::Error::from_raw_os_error(libc::ENOENT))
+    }
+
+    #[test]
+    fn the_command_comes_after_dashes_or_from_the_environment() {
+        let c = config(&["--", "echo", "hi"], &[]).unwrap();
+        assert_eq!(c.command, Some(vec!["echo".into(), "hi".into()]));
+        let c = config(
+            &[],
+            &[(
+                "PREFLIGHT_COMMAND",
+                "gunicorn 'app.wsgi' -b \"0.0.0.0:8000\"",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            c.command,
+            Some(vec![
+                "gunicorn".into(),
+                "app.wsgi".into(),
+                "-b".into(),
+                "0.0.0.0:8000".into()
+            ])
+        );
+        let e = config(&[], &[]).unwrap_err().to_string();
+        assert!(e.contains("nothing to do"), "{e}");
+    }
+
+    #[test]
+    fn wait_takes_several_targets_and_the_command_line_replaces_the_environment() {
+        let c = config(
+            &["--wait", "a:1", "b:2", "--wait", "c:3,d:4", "--", "true"],
+            &[("PREFLIGHT_WAIT", "x:9")],
+        )
+        .unwrap();
+        let hosts: Vec<_> = c.targets.iter().map(|t| t.host.as_str()).collect();
+        assert_eq!(hosts, ["a", "b", "c", "d"]);
+        let c = config(&["--", "true"], &[("PREFLIGHT_WAIT", "x:9, y:8")]).unwrap();
+        assert_eq!(c.targets.len(), 2);
+    }
+
+    #[test]
+    fn subcommands_take_their_targets() {
+        let c = config(&["wait", "db:5432", "--timeout", "5s"], &[]).unwrap();
+        assert_eq!((c.mode, c.targets.len()), (Mode::Wait, 1));
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(5)));
+        let c = config(&["check", "redis:6379"], &[]).unwrap();
+        assert_eq!(c.mode, Mode::Check);
+        assert!(
+            config(&["wait"], &[])
+                .unwrap_err()
+                .0
+                .contains("at least one TARGET")
+        );
+    }
+
+    #[test]
+    fn durations_and_their_errors() {
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("-32").is_err());
+        let e = config(&["--timeout", "soon", "--", "true"], &[])
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("--timeout: 'soon'"), "{e}");
+        let e = config(&["--", "true"], &[("PREFLIGHT_TIMEOUT", "-32")])
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("PREFLIGHT_TIMEOUT: '-32'"), "{e}");
+        assert_eq!(
+            config(&["-t", "0", "--", "true"], &[])
+                .unwrap()
+                .wait
+                .timeout,
+            None
+        );
+    }
+
+    #[test]
+    fn hooks_split_on_semicolons_and_newlines_outside_quotes() {
+        assert_eq!(
+            split_hooks("python manage.py migrate; echo 'a;b'\n  true ;"),
+            ["python manage.py migrate", "echo 'a;b'", "true"]
+        );
+        let c = config(
+            &["--hook", "echo 'x y'", "--", "true"],
+            &[("PREFLIGHT_HOOKS", "ignored")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.hooks,
+            vec![vec![OsString::from("echo"), OsString::from("x y")]]
+        );
+    }
+
+    #[test]
+    fn booleans_and_lists_from_the_environment_are_strict() {
+        let e = config(&["--", "true"], &[("PREFLIGHT_SINGLE_CHILD", "maybe")])
+            .unwrap_err()
+            .0;
+        assert!(e.contains("PREFLIGHT_SINGLE_CHILD: 'maybe'"), "{e}");
+        let c = config(
+            &["--", "true"],
+            &[
+                ("PREFLIGHT_SINGLE_CHILD", "1"),
+                ("PREFLIGHT_REMAP_EXIT", "143:0"),
+            ],
+        )
+        .unwrap();
+        assert!(c.init.single_child);
+        assert_eq!(c.init.remap_exit, vec![(143, 0)]);
+        let e = config(&["--remap-exit", "143", "--", "true"], &[])
+            .unwrap_err()
+            .0;
+        assert!(e.contains("FROM:TO"), "{e}");
+    }
+
+    #[test]
+    fn passwords_come_from_the_environment_and_never_show() {
+        let c = config(&["wait", "postgres://app@db/app"], &[("PGPASSWORD", "pw")]).unwrap();
+        assert_eq!(c.targets[0].password.as_ref().unwrap().expose(), "pw");
+        let e = config(&["wait", "postgres://app:hunter2@db:0/app"], &[])
+            .unwrap_err()
+            .0;
+        assert!(!e.contains("hunter2") && e.contains("***"), "{e}");
+    }
+
+    #[test]
+    fn docker_compose_wait_variables_are_honoured_in_seconds() {
+        let c = config(
+            &["--", "true"],
+            &[
+                ("WAIT_HOSTS", "postgres:5432, mysql:3306 ,redis:6379"),
+                ("WAIT_PATHS", "/run/ready,/tmp/a#b"),
+                ("WAIT_TIMEOUT", "90"),
+                ("WAIT_HOST_CONNECT_TIMEOUT", "3"),
+                ("WAIT_SLEEP_INTERVAL", "4"),
+                ("WAIT_BEFORE", "1"),
+                ("WAIT_AFTER", "2"),
+            ],
+        )
+        .unwrap();
+        let kinds: Vec<_> = c.targets.iter().map(|t| t.protocol).collect();
+        assert_eq!(
+            kinds,
+            [
+                Protocol::Postgres,
+                Protocol::Mysql,
+                Protocol::Redis,
+                Protocol::File,
+                Protocol::File
+            ]
+        );
+        assert_eq!(c.targets[4].path, "/tmp/a#b");
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(c.wait.try_timeout, Duration::from_secs(3));
+        assert_eq!(c.wait.interval, Some(Duration::from_secs(4)));
+        assert_eq!(
+            (c.sleep_before, c.sleep_after),
+            (Duration::from_secs(1), Duration::from_secs(2))
+        );
+        // The older spellings too.
+        let c = config(
+            &["wait"],
+            &[
+                ("WAIT_HOSTS", "db:1"),
+                ("WAIT_HOSTS_TIMEOUT", "7"),
+                ("WAIT_BEFORE_HOSTS", "3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(7)));
+        assert_eq!(c.sleep_before, Duration::from_secs(3));
+        // Unset: preflight's defaults, no sleeps, the backoff.
+        let c = config(&["--", "true"], &[]).unwrap();
+        assert_eq!(c.wait.timeout, Some(DEFAULT_TIMEOUT));
+        assert_eq!(c.wait.interval, None);
+        assert!(c.sleep_before.is_zero() && c.sleep_after.is_zero());
+    }
+
+    #[test]
+    fn preflight_variables_and_the_command_line_win_over_docker_compose_wait() {
+        let env = [
+            ("WAIT_HOSTS", "a:1"),
+            ("WAIT_TIMEOUT", "90"),
+            ("WAIT_HOST_CONNECT_TIMEOUT", "3"),
+        ];
+        let c = config(&["--wait", "b:2", "-t", "5s", "--", "true"], &env).unwrap();
+        assert_eq!(c.targets[0].host, "b");
+        assert_eq!(c.wait.timeout, Some(Duration::from_secs(5)));
+        let mut env2 = env.to_vec();
+        env2.extend([
+            ("PREFLIGHT_WAIT", "c:3"),
+            ("PREFLIGHT_TIMEOUT", "0"),
+            ("PREFLIGHT_TRY_TIMEOUT", "1s"),
+        ]);
+        let c = config(&["--", "true"], &env2).unwrap();
+        assert_eq!(c.targets.len(), 1);
+        assert_eq!(c.targets[0].host, "c");
+        assert_eq!(c.wait.timeout, None);
+        assert_eq!(c.wait.try_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn bad_docker_compose_wait_values_are_errors_not_defaults() {
+        for (var, value, expected) in [
+            ("WAIT_TIMEOUT", "-32", "WAIT_TIMEOUT: '-32'"),
+            ("WAIT_TIMEOUT", "0", "WAIT_TIMEOUT: '0' must be above 0"),
+            (
+                "WAIT_SLEEP_INTERVAL",
+                "often",
+                "WAIT_SLEEP_INTERVAL: 'often'",
+            ),
+            ("WAIT_AFTER", "x", "WAIT_AFTER: 'x'"),
+            ("WAIT_PATHS", "relative/file", "WAIT_PATHS: 'relative/file'"),
+            ("WAIT_HOSTS", "db", "WAIT_HOSTS: invalid target 'db'"),
+        ] {
+            let e = config(&["--", "true"], &[(var, value)]).unwrap_err().0;
+            assert!(e.starts_with(expected), "{var}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_lock_has_a_default_name_that_can_be_changed() {
+        let c = config(&["--lock", "postgres://db/app", "--", "true"], &[]).unwrap();
+        assert_eq!(c.lock_name, "preflight");
+        let c = config(
+            &["--lock", "mysql://db", "--", "true"],
+            &[("PREFLIGHT_LOCK_NAME", "shop-migrations")],
+        )
+        .unwrap();
+        assert_eq!(c.lock_name, "shop-migrations");
+        let long = "x".repeat(65);
+        let e = config(
+            &["--lock", "mysql://db", "--lock-name", &long, "--", "true"],
+            &[],
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.starts_with("--lock-name: 'xxx"), "{e}");
+        let e = config(&["--lock", "redis://db", "--", "true"], &[])
+            .unwrap_err()
+            .0;
+        assert!(e.contains("not a postgres:// or mysql:// URL"), "{e}");
+    }
+
+    #[test]
+    fn secrets_from_files_is_parsed_once_into_the_config() {
+        let c = config(&["--secrets-from-files", "--", "true"], &[]).unwrap();
+        assert_eq!(c.secrets_from_files, SecretsFromFiles::All);
+    }
+}

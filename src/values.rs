@@ -1,0 +1,159 @@
+//! One string → one typed value: durations, booleans, lists, hooks, words,
+//! `FROM:TO` pairs, variable names. A leaf: it imports nothing of preflight,
+//! so `config`, `target` and the rest all build on it without a circle.
+//!
+//! Which string to read (the command line over the environment) is
+//! `config`'s business; what a string means is this module's. Errors are
+//! plain `String`s saying what the value is and what was expected; the caller
+//! names the flag or variable to blame.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+/// Parse a duration: `1.5s`, `250ms`, `2m`, `1h30m`, or a bare number of
+/// seconds (as wait-for-it and docker-compose-wait take).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("'{s}' is too large a number of seconds"));
+    }
+    if let Some(secs) = t
+        .strip_suffix('s')
+        .filter(|n| n.contains('.') && !n.ends_with('m'))
+    {
+        if let Ok(f) = secs.parse::<f64>() {
+            if f.is_finite() && f >= 0.0 {
+                return Ok(Duration::from_secs_f64(f));
+            }
+        }
+    }
+    humantime::parse_duration(t).map_err(|_| {
+        format!(
+            "'{s}' is not a duration, expected e.g. 30s, 1.5s, 250ms, 2m or a number of seconds"
+        )
+    })
+}
+
+/// `1`, `true`, `yes`, `on` and their opposites, in any case.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `FROM:TO` pairs, each side parsed by `item`.
+pub fn pairs(
+    raw: &[String],
+    item: impl Fn(&str) -> Result<i32, String>,
+) -> Result<Vec<(i32, i32)>, String> {
+    raw.iter()
+        .map(|p| {
+            let (a, b) = p
+                .split_once(':')
+                .ok_or_else(|| format!("'{p}' is not FROM:TO, like TERM:QUIT or 143:0"))?;
+            Ok((item(a)?, item(b)?))
+        })
+        .collect()
+}
+
+/// Split a list on whitespace or commas.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Split hooks on `;` or newlines (outside quotes).
+pub fn split_hooks(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut single, mut double, mut escaped) = (false, false, false);
+    for c in s.chars() {
+        if escaped {
+            escaped = false;
+            cur.push(c);
+            continue;
+        }
+        match c {
+            '\\' if !single => {
+                escaped = true;
+                cur.push(c);
+            }
+            '\'' if !double => {
+                single = !single;
+                cur.push(c);
+            }
+            '"' if !single => {
+                double = !double;
+                cur.push(c);
+            }
+            ';' | '\n' if !single && !double => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+/// Split a command into words as a POSIX shell quotes them (no expansion).
+pub fn split_words(s: &str) -> Result<Vec<OsString>, String> {
+    let words = shell_words::split(s).map_err(|_| format!("'{s}' has an unterminated quote"))?;
+    if words.is_empty() {
+        return Err("expected a command, got only blanks".into());
+    }
+    Ok(words.into_iter().map(OsString::from).collect())
+}
+
+/// A shell variable name: a letter or `_`, then letters, digits or `_`.
+pub fn is_variable_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_their_errors() {
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("-32").is_err());
+    }
+
+    #[test]
+    fn hooks_split_on_semicolons_and_newlines_outside_quotes() {
+        assert_eq!(
+            split_hooks("python manage.py migrate; echo 'a;b'\n  true ;"),
+            ["python manage.py migrate", "echo 'a;b'", "true"]
+        );
+    }
+
+    #[test]
+    fn pairs_are_from_colon_to() {
+        let n = |s: &str| s.parse::<i32>().map_err(|_| format!("'{s}' is no number"));
+        assert_eq!(pairs(&["143:0".into()], n), Ok(vec![(143, 0)]));
+        assert!(pairs(&["143".into()], n).unwrap_err().contains("FROM:TO"));
+        assert!(pairs(&["x:0".into()], n).unwrap_err().contains("'x'"));
+    }
+
+    #[test]
+    fn variable_names() {
+        assert!(is_variable_name("DB_PASSWORD") && is_variable_name("_x1"));
+        assert!(!is_variable_name("1X") && !is_variable_name("A-B") && !is_variable_name(""));
+    }
+}
