@@ -52,6 +52,10 @@ impl Lazy {
         self.inner.get_or_init(|| {
             let builder = tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
+                // A line that cannot be written is lost, and that is all:
+                // the default reports it with `eprintln!`, which panics on
+                // the same broken stderr and would end PID 1.
+                .log_internal_errors(false)
                 .with_ansi(false)
                 .with_max_level(Level::TRACE);
             match self.format {

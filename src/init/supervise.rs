@@ -200,7 +200,8 @@ impl<'a> Supervisor<'a> {
             return;
         }
         if info.code == libc::SI_USER && info.pid == self.me {
-            debug!(sig = %Name(sig), "raised by preflight's own doing: not forwarded");
+            // Not logged: with stderr a broken pipe, the line would raise
+            // the next SIGPIPE, and so on for ever.
             return;
         }
         let to = self
