@@ -20,9 +20,12 @@
 
 #![allow(unsafe_code)]
 
+#[path = "../tests/support/closed_port.rs"]
+mod closed_port;
+use closed_port::ClosedPort;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -297,44 +300,6 @@ fn many() {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// A port bound on 127.0.0.1 but not listening: refused until `listen`.
-struct ClosedPort {
-    fd: Option<OwnedFd>,
-    port: u16,
-}
-
-impl ClosedPort {
-    fn new() -> ClosedPort {
-        // SAFETY: plain socket calls on a descriptor we own; the sockaddr is
-        // fully initialised and its size is the one passed.
-        unsafe {
-            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-            let fd = OwnedFd::from_raw_fd(fd);
-            let mut addr: libc::sockaddr_in = std::mem::zeroed();
-            addr.sin_family = libc::AF_INET as libc::sa_family_t;
-            addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
-            let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            let rc = libc::bind(fd.as_raw_fd(), &addr as *const _ as *const _, len);
-            assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-            let rc = libc::getsockname(fd.as_raw_fd(), &mut addr as *mut _ as *mut _, &mut len);
-            assert_eq!(rc, 0);
-            ClosedPort {
-                fd: Some(fd),
-                port: u16::from_be(addr.sin_port),
-            }
-        }
-    }
-
-    fn listen(&mut self) -> TcpListener {
-        let fd = self.fd.take().unwrap();
-        // SAFETY: listen(2) on a bound socket we own.
-        let rc = unsafe { libc::listen(fd.as_raw_fd(), 128) };
-        assert_eq!(rc, 0, "listen: {}", std::io::Error::last_os_error());
-        TcpListener::from(fd)
-    }
 }
 
 /// Reap `pid`: (exited 0?, peak RSS in KiB).

@@ -1,14 +1,13 @@
 //! Every invalid argument, target or variable exits 2 with one line that
 //! names the bad value and what was expected, and no secret.
 
-use crate::support::preflight;
+use crate::support::{Bounded, preflight};
 
 fn fails_with_usage(args: &[&str], env: &[(&str, &str)]) -> String {
     let out = preflight()
         .args(args)
         .envs(env.iter().copied())
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
     assert_eq!(

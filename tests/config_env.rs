@@ -5,19 +5,10 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::require;
-use crate::support::preflight;
-
-/// A fresh directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("preflight-config-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::support::{Bounded, TempDir, preflight};
 
 /// Run preflight, expect `code` and exactly one line on stderr, nothing on
 /// stdout (nothing ran); the line is returned.
@@ -25,8 +16,7 @@ fn fails_before_anything_starts(code: i32, args: &[&str], env: &[(&str, &str)]) 
     let out = preflight()
         .args(args)
         .envs(env.iter().copied())
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(code), "{args:?} {env:?}: {stderr}");
     assert_eq!(
@@ -77,8 +67,7 @@ fn user_is_refused_when_preflight_is_not_root() {
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(crate::support::bin())
         .args(["--user", "root", "--hook", MARKER, "--", "true"])
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("Permission denied") && out.status.code() != Some(2) {
         return crate::support::skip("the test binary is not reachable by uid 65534");
@@ -151,7 +140,7 @@ fn a_name_file_pointing_nowhere_is_named_with_its_path() {
 
 #[test]
 fn a_name_and_its_file_both_set_is_refused_without_showing_either() {
-    let dir = scratch("both");
+    let dir = TempDir::new();
     let file = dir.join("password");
     fs::write(&file, "s3cret-from-file\n").unwrap();
     let e = fails_before_anything_starts(
@@ -209,7 +198,7 @@ fn a_hook_that_cannot_be_run_is_named_before_anything_starts() {
         e.contains("'no-such-program --flag'") && e.contains("not found"),
         "{e}"
     );
-    let dir = scratch("noexec");
+    let dir = TempDir::new();
     let script = dir.join("migrate.sh");
     fs::write(&script, "#!/bin/sh\necho migrating\n").unwrap();
     fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
@@ -249,7 +238,7 @@ fn bad_docker_compose_wait_values_are_named() {
 
 #[test]
 fn secrets_from_files_reach_hooks_and_command_but_not_their_file_variables() {
-    let dir = scratch("secrets");
+    let dir = TempDir::new();
     let file = dir.join("db_password");
     fs::write(&file, "pa ss\n").unwrap();
     let show = "sh -c 'echo \"[$DB_PASSWORD] [${DB_PASSWORD_FILE-unset}]\"'";
@@ -265,8 +254,7 @@ fn secrets_from_files_reach_hooks_and_command_but_not_their_file_variables() {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DB_PASSWORD_FILE", &file)
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "[pa ss] [unset]\n[pa ss] [unset]\n",
@@ -278,8 +266,7 @@ fn secrets_from_files_reach_hooks_and_command_but_not_their_file_variables() {
     let out = preflight()
         .args(["--", "sh", "-c", "echo \"[${DB_PASSWORD-unset}]\""])
         .env("DB_PASSWORD_FILE", &file)
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[unset]\n");
 }
 
@@ -290,8 +277,7 @@ fn wait_before_and_after_sleep_around_waiting() {
         .args(["--", "true"])
         .env("WAIT_BEFORE", "1")
         .env("WAIT_AFTER", "1")
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -303,15 +289,14 @@ fn wait_before_and_after_sleep_around_waiting() {
 
 #[test]
 fn wait_paths_and_wait_timeout_work_as_in_docker_compose_wait() {
-    let dir = scratch("paths");
+    let dir = TempDir::new();
     let ready = dir.join("ready");
     let wait = || {
         preflight()
             .args(["wait"])
             .env("WAIT_PATHS", &ready)
             .env("WAIT_TIMEOUT", "1")
-            .output()
-            .unwrap()
+            .bounded_output()
     };
     let out = wait();
     assert_eq!(

@@ -6,21 +6,14 @@
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::preflight;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("preflight-hooks-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::support::{Bounded, TempDir, preflight};
 
 fn script(path: &Path, body: &str, mode: u32) {
     fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -36,7 +29,7 @@ fn stdout_lines(out: &std::process::Output) -> Vec<String> {
 
 #[test]
 fn dir_hooks_run_first_in_name_order_then_hook_flags_in_order() {
-    let dir = scratch("order");
+    let dir = TempDir::new();
     script(&dir.join("20-second"), "echo dir-20", 0o755);
     script(&dir.join("10-first"), "echo dir-10", 0o755);
     script(&dir.join("15-not-executable"), "echo never", 0o644);
@@ -45,8 +38,7 @@ fn dir_hooks_run_first_in_name_order_then_hook_flags_in_order() {
         .args(["--hooks-dir", dir.to_str().unwrap()])
         .args(["--hook", "echo flag-1", "--hook", "echo 'flag 2'"])
         .args(["--", "echo", "command"])
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
@@ -67,8 +59,7 @@ fn hooks_from_the_environment_split_on_semicolons_and_newlines() {
     let out = preflight()
         .args(["--", "echo", "command"])
         .env("PREFLIGHT_HOOKS", "echo a; echo 'b;c'\necho d")
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(stdout_lines(&out), ["a", "b;c", "d", "command"]);
 }
 
@@ -77,8 +68,7 @@ fn a_failing_hook_stops_the_start_with_its_status() {
     let out = preflight()
         .args(["--hook", "echo first", "--hook", "sh -c 'exit 3'"])
         .args(["--hook", "echo never", "--", "echo", "command"])
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(stdout_lines(&out), ["first"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -89,15 +79,14 @@ fn a_failing_hook_stops_the_start_with_its_status() {
 fn a_hook_killed_by_a_signal_gives_128_plus_n() {
     let out = preflight()
         .args(["--hook", "sh -c 'kill -KILL $$'", "--", "echo", "command"])
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(out.status.code(), Some(128 + 9));
     assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn a_hook_past_its_timeout_is_killed_and_gives_124() {
-    let dir = scratch("timeout");
+    let dir = TempDir::new();
     let pidfile = dir.join("pid");
     let hook = format!(
         "sh -c 'echo $$ > {}; exec sleep 60'",
@@ -107,8 +96,7 @@ fn a_hook_past_its_timeout_is_killed_and_gives_124() {
     let out = preflight()
         .args(["--hook-timeout", "500ms", "--grace", "1s", "--hook", &hook])
         .args(["--", "echo", "command"])
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(
         out.status.code(),
         Some(124),
@@ -130,7 +118,7 @@ fn a_hook_past_its_timeout_is_killed_and_gives_124() {
 
 #[test]
 fn a_hook_that_cannot_be_executed_gives_127_or_126_with_a_line() {
-    let dir = scratch("exec");
+    let dir = TempDir::new();
     // Found, executable, but its interpreter is missing: execve says ENOENT.
     let hook = dir.join("10-bad-interpreter");
     fs::write(&hook, "#!/no/such/interpreter\necho never\n").unwrap();
@@ -143,8 +131,7 @@ fn a_hook_that_cannot_be_executed_gives_127_or_126_with_a_line() {
             "echo",
             "command",
         ])
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(out.status.code(), Some(127));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -180,7 +167,7 @@ fn term_during_a_hook_reaches_it_and_nothing_else_starts() {
 
 #[test]
 fn hooks_without_a_command_end_preflight_with_0() {
-    let out = preflight().args(["--hook", "echo only"]).output().unwrap();
+    let out = preflight().args(["--hook", "echo only"]).bounded_output();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout_lines(&out), ["only"]);
 }

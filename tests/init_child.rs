@@ -5,11 +5,11 @@
 
 use std::process::Stdio;
 
-use crate::init_harness::{As, both, command, testkit};
 use crate::require;
+use crate::support::{As, Bounded, both, command, testkit};
 
 fn output(how: As, args: &[&str]) -> Vec<String> {
-    let out = command(how, args).stdin(Stdio::null()).output().unwrap();
+    let out = command(how, args).stdin(Stdio::null()).bounded_output();
     assert!(out.status.success(), "{how:?} {args:?}: {out:?}");
     String::from_utf8(out.stdout)
         .unwrap()
@@ -47,8 +47,7 @@ fn signals_ignored_or_blocked_when_preflight_started_are_not_passed_on() {
             "sigstate",
         ])
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         String::from_utf8(out.stdout)
@@ -83,11 +82,10 @@ fn the_child_gets_no_descriptor_of_preflights_own() {
 #[test]
 fn the_child_runs_in_preflights_working_directory() {
     let kit = testkit();
-    let dir = crate::init_harness::temp_dir("cwd");
+    let dir = crate::support::TempDir::new();
     let out = command(As::Plain, &["--", &kit, "cwd"])
         .current_dir(&dir)
-        .output()
-        .unwrap();
+        .bounded_output();
     let got = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
         got.trim_end(),
@@ -129,8 +127,7 @@ fn with_a_terminal_the_child_gets_the_foreground() {
     let out = std::process::Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     let got = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(got.trim_end(), "foreground", "{got:?}");

@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-use crate::init_harness::{As, Run, command, testkit};
+use crate::support::{As, Bounded, Run, command, testkit};
 
 #[test]
 fn exec_replaces_preflight_with_a_clean_command() {
@@ -19,9 +19,7 @@ fn exec_replaces_preflight_with_a_clean_command() {
     let s = String::from_utf8(out.stdout).unwrap();
     assert!(s.starts_with(&format!("pid {pid} ")), "same pid: {s}");
 
-    let out = command(As::Plain, &["--exec", "--", &kit, "sigstate"])
-        .output()
-        .unwrap();
+    let out = command(As::Plain, &["--exec", "--", &kit, "sigstate"]).bounded_output();
     let s = String::from_utf8(out.stdout).unwrap();
     assert!(
         s.contains("SigBlk: 0000000000000000") && s.contains("SigIgn: 0000000000000000"),
@@ -38,9 +36,7 @@ fn exec_replaces_preflight_with_a_clean_command() {
 
 #[test]
 fn exec_of_a_missing_command_exits_127() {
-    let out = command(As::Plain, &["--exec", "--", "/nonexistent/x"])
-        .output()
-        .unwrap();
+    let out = command(As::Plain, &["--exec", "--", "/nonexistent/x"]).bounded_output();
     assert_eq!(out.status.code(), Some(127));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("cannot run '/nonexistent/x': not found")
@@ -62,8 +58,8 @@ fn pdeathsig_reaches_the_command_when_preflights_parent_dies() {
         .unwrap();
     let mut run = Run::from_child(As::Plain, child);
     let pid = run.ready();
-    let preflight = crate::init_harness::ppid(pid).unwrap();
+    let preflight = crate::support::process::ppid(pid).unwrap();
     run.close_stdin();
     assert_eq!(run.line(), format!("{pid} {}", libc::SIGUSR1));
-    crate::init_harness::kill_tree(preflight);
+    crate::support::process::kill_tree(preflight);
 }

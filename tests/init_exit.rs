@@ -3,13 +3,10 @@
 
 use std::process::Stdio;
 
-use crate::init_harness::{As, both, command, testkit};
+use crate::support::{As, Bounded, both, command, testkit};
 
 fn code(how: As, args: &[&str]) -> i32 {
-    let out = command(how, args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run preflight");
+    let out = command(how, args).stdin(Stdio::null()).bounded_output();
     out.status
         .code()
         .unwrap_or_else(|| panic!("{args:?}: {:?}", out.status))
@@ -84,8 +81,7 @@ fn fails_to_start(program: &str, expected: i32, why: &str) {
     for how in both() {
         let out = command(how, &["--", program, "arg"])
             .stdin(Stdio::null())
-            .output()
-            .unwrap();
+            .bounded_output();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(expected), "{how:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
@@ -105,7 +101,7 @@ fn a_command_not_found_exits_127_with_one_line_naming_it() {
 
 #[test]
 fn a_command_that_is_not_executable_exits_126_with_one_line_naming_it() {
-    let dir = crate::init_harness::temp_dir("noexec");
+    let dir = crate::support::TempDir::new();
     let file = dir.join("script");
     std::fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap();
     fails_to_start(file.to_str().unwrap(), 126, "permission denied");

@@ -1,65 +1,75 @@
-//! `init::run` with `Role::Hook` (driven through the testkit's `hook`
-//! subcommand until the hooks phase calls it): a hook's leftovers live on,
-//! a timeout stops its group, a forwarded TERM is reported.
+//! A hook runs under the init core like the command (`Role::Hook`): its
+//! leftovers live on after it exits, a timeout stops it with TERM then KILL,
+//! a TERM sent to preflight reaches it and is reported.
 
-use std::time::{Duration, Instant};
-
-use crate::init_harness::{Run, alive, testkit};
-
-/// Run the testkit's `hook` driver (itself in the place of preflight).
-fn hook(args: &[&str]) -> Run {
-    let child = std::process::Command::new(testkit())
-        .arg("hook")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    Run::from_child(crate::init_harness::As::Plain, child)
-}
+use crate::support::process::{alive, kill};
+use crate::support::{As, Run, TempDir, testkit};
 
 #[test]
 fn a_hooks_leftovers_live_on_after_it_exits() {
     let kit = testkit();
-    let mut run = hook(&["--", &kit, "background", &kit, "wait-stdin"]);
+    let hook = format!("{kit} background {kit} wait-stdin");
+    let mut run = Run::start(As::Plain, &["--hook", &hook, "--", &kit, "wait-stdin"]);
     let worker = run.ready();
-    assert_eq!(run.line(), "ended code=0 timed_out=false terminating=-");
+    run.expect("done in");
+    // The command started after the hook ended, and the worker still runs.
+    run.ready();
     assert!(alive(worker), "a hook's helper must not be killed");
     run.close_stdin();
-    assert!(run.wait().success());
-    crate::init_harness::kill(worker, libc::SIGKILL);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    if alive(worker) {
+        kill(worker, libc::SIGKILL);
+    }
 }
 
 #[test]
-fn a_hook_past_its_timeout_gets_term_then_kill() {
+fn a_hook_past_its_timeout_gets_term_first() {
     let kit = testkit();
-    let started = Instant::now();
-    let run = hook(&[
-        "--timeout",
-        "100ms",
-        "--grace",
-        "100ms",
-        "--",
-        &kit,
-        "ignore-term",
-    ]);
+    let dir = TempDir::new();
+    let file = dir.join("flushed");
+    let hook = format!("{kit} flush-on-term {}", file.display());
+    let mut run = Run::start(
+        As::Plain,
+        &["--hook-timeout", "100ms", "--hook", &hook, "--", "true"],
+    );
     run.ready();
-    assert_eq!(run.line(), "ended code=137 timed_out=true terminating=-");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(run.code(), 124, "{}", run.stderr());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
+}
 
-    let run = hook(&["--timeout", "100ms", "--", &kit, "wait-stdin"]);
-    run.ready();
-    assert_eq!(run.line(), "ended code=143 timed_out=true terminating=-");
+#[test]
+fn a_hook_that_ignores_term_past_its_timeout_gets_kill_after_the_grace() {
+    let kit = testkit();
+    let hook = format!("{kit} ignore-term");
+    let mut run = Run::start(
+        As::Plain,
+        &[
+            "--hook-timeout",
+            "100ms",
+            "--grace",
+            "100ms",
+            "--hook",
+            &hook,
+            "--",
+            "true",
+        ],
+    );
+    let hook_pid = run.ready();
+    // Without the KILL it would run on, and so would preflight.
+    assert_eq!(run.code(), 124, "{}", run.stderr());
+    assert!(!alive(hook_pid), "the hook must be gone");
 }
 
 #[test]
 fn a_term_forwarded_to_a_hook_is_reported() {
     let kit = testkit();
-    let run = hook(&["--", &kit, "flush-on-term", "/dev/null"]);
+    let dir = TempDir::new();
+    let file = dir.join("flushed");
+    let hook = format!("{kit} flush-on-term {}", file.display());
+    let mut run = Run::start(As::Plain, &["--hook", &hook, "--", "true"]);
     run.ready();
     run.signal(libc::SIGTERM);
-    assert_eq!(
-        run.line(),
-        format!("ended code=0 timed_out=false terminating={}", libc::SIGTERM)
-    );
+    assert_eq!(run.code(), 128 + libc::SIGTERM, "{}", run.stderr());
+    run.expect("stopped by SIGTERM: nothing else starts");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
 }

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::init_harness::{As, Run, both, children, ppid, state, testkit};
+use crate::support::process::{children, ppid, state};
+use crate::support::{As, Bounded, Run, both, testkit};
 
 /// Zombies among `pid`'s children.
 fn zombies(pid: i32) -> usize {
@@ -96,9 +97,7 @@ fn prepared_as_pid1_it_is_pid1() {
         if how == As::Plain {
             continue;
         }
-        let out = crate::init_harness::command(how, &["--", &kit, "ids"])
-            .output()
-            .unwrap();
+        let out = crate::support::command(how, &["--", &kit, "ids"]).bounded_output();
         let s = String::from_utf8(out.stdout).unwrap();
         assert!(s.contains("ppid 1 "), "{s}");
     }

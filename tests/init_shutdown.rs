@@ -4,14 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use crate::init_harness::{As, Run, alive, both, temp_dir, testkit};
 use crate::require;
+use crate::support::process::alive;
+use crate::support::{As, Run, TempDir, both, testkit};
 
 #[test]
 fn a_leftover_worker_gets_term_and_time_to_flush() {
     let kit = testkit();
     for how in both() {
-        let dir = temp_dir("flush");
+        let dir = TempDir::new();
         let file = dir.join("flushed");
         let f = file.to_str().unwrap();
         // `background` exits 0 right after its worker is ready.
@@ -54,7 +55,7 @@ fn a_setsid_daemon_left_behind_is_stopped_too() {
     );
     let kit = testkit();
     for how in both() {
-        let dir = temp_dir("daemon");
+        let dir = TempDir::new();
         let file = dir.join("flushed");
         let f = file.to_str().unwrap();
         let mut run = Run::start(

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use preflight::init::signals::forwarded;
 
-use crate::init_harness::{As, Run, both, command, testkit};
+use crate::support::{As, Bounded, Run, both, command, testkit};
 
 /// Send `sig`, expect exactly the line `<pid> <sig>` back.
 fn round_trip(run: &Run, child: i32, sig: i32) {
@@ -162,7 +162,7 @@ fn a_signal_sent_while_the_child_is_started_reaches_it() {
     for how in both() {
         let mut args = vec![];
         if how == As::Pid1 {
-            args.extend(["--pid", "--fork", "--mount-proc", &kit]);
+            args.extend(["--pid", "--fork", "--mount-proc", "--kill-child", &kit]);
         }
         args.extend(["pending", "TERM", "--", bin, "--", &kit, "signals"]);
         let program = if how == As::Pid1 { "unshare" } else { &kit };
@@ -172,7 +172,7 @@ fn a_signal_sent_while_the_child_is_started_reaches_it() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut run = Run::from_child(As::Plain, child);
+        let mut run = Run::from_child(how, child);
         match run.next_line() {
             None => assert_eq!(run.code(), 128 + libc::SIGTERM, "{how:?}"),
             Some(ready) => {
@@ -197,8 +197,7 @@ fn a_signal_sent_while_a_start_fails_gives_128_plus_n() {
             "/nonexistent/x",
         ])
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(out.status.code(), Some(128 + libc::SIGINT), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -209,20 +208,26 @@ fn a_signal_sent_while_a_start_fails_gives_128_plus_n() {
 
 #[test]
 fn preflights_own_broken_pipe_is_not_forwarded() {
-    // preflight's stderr closed: its own writes raise SIGPIPE on itself,
-    // which must not be forwarded.
+    // preflight logs to a pipe nobody reads any more: each of its own writes
+    // raises SIGPIPE on preflight itself. That is preflight's business; the
+    // child must never see it.
     let kit = testkit();
-    let run = {
-        let child = command(As::Plain, &["-v", "--", &kit, "signals"])
+    for how in both() {
+        let mut child = command(how, &["-v", "--", &kit, "signals"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        Run::from_child(As::Plain, child)
-    };
-    let child = run.ready();
-    // Each forward is logged (-v) to the closed pipe: SIGPIPE for preflight.
-    round_trip(&run, child, libc::SIGUSR2);
-    round_trip(&run, child, libc::SIGUSR1);
+        // The only read end: from now on preflight's log writes fail, EPIPE.
+        drop(child.stderr.take());
+        let run = Run::from_child(how, child);
+        let pid = run.ready();
+        // Each forward is logged (-v): one more SIGPIPE for preflight each.
+        for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGUSR1] {
+            round_trip(&run, pid, sig);
+        }
+        run.kill_tree();
+        assert_eq!(run.rest(), Vec::<String>::new(), "{how:?}: no SIGPIPE");
+    }
 }

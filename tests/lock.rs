@@ -6,21 +6,13 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::PathBuf;
 use std::process::Stdio;
 
 use crate::require;
-use crate::support::{listening, preflight};
+use crate::support::{Bounded, TempDir, listening, preflight};
 
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const MYSQL: &str = "mysql://root@127.0.0.1:3306";
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("preflight-lock-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A lock name no other test run shares.
 fn lock_name(what: &str) -> String {
@@ -31,7 +23,7 @@ fn lock_name(what: &str) -> String {
 /// (nanoseconds) around a pause: the hooks never overlap, all three commands
 /// start.
 fn three_replicas_run_their_hooks_one_at_a_time(url: &str, what: &str) {
-    let dir = scratch(what);
+    let dir = TempDir::new();
     let log = dir.join("log");
     let log = log.to_str().unwrap();
     let hook = format!(
@@ -134,8 +126,7 @@ fn the_lock_socket_never_leaks(url: &str) {
         .args(["--hook", "sh -c 'echo hook; ls -l /proc/self/fd'"])
         .args(["--", "sh", "-c", "echo command; ls -l /proc/self/fd"])
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .bounded_output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

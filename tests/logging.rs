@@ -1,7 +1,7 @@
 //! preflight logs to stderr only (stdout belongs to the child), as text lines
 //! prefixed `preflight:` or as one JSON object a line, and never a password.
 
-use crate::support::preflight;
+use crate::support::{Bounded, preflight};
 
 #[test]
 fn json_lines_are_one_object_each_on_stderr_with_secrets_hidden() {
@@ -14,8 +14,7 @@ fn json_lines_are_one_object_each_on_stderr_with_secrets_hidden() {
             "redis://:hunter2@127.0.0.1:1/0",
         ])
         .args(["--try-timeout", "1s"])
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(out.stdout.is_empty(), "stdout belongs to the child");
@@ -47,7 +46,7 @@ fn json_lines_are_one_object_each_on_stderr_with_secrets_hidden() {
 
 #[test]
 fn text_lines_are_prefixed_and_quiet_means_quiet() {
-    let out = preflight().args(["check", "file:///etc"]).output().unwrap();
+    let out = preflight().args(["check", "file:///etc"]).bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0));
     assert!(
@@ -57,8 +56,7 @@ fn text_lines_are_prefixed_and_quiet_means_quiet() {
     assert!(!stderr.is_empty());
     let out = preflight()
         .args(["-q", "check", "file:///etc"])
-        .output()
-        .unwrap();
+        .bounded_output();
     assert!(
         out.stderr.is_empty(),
         "{}",

@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::require;
-use crate::support::{free_port, have_program, listening, preflight};
+use crate::support::{Bounded, free_port, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:5432";
 
@@ -679,7 +679,6 @@ fn preflight_wait_then_first_query_succeeds_after_crash_recovery() {
         Ok(b) => b,
         Err(e) => return crate::support::skip(&e),
     };
-    require!(!scheduler_missing(), "the wait scheduler is not merged yet");
     let pg = Pg::init(&bin, &crash_conf(), &[]);
     pg.start();
     crash_under_load(&pg);
@@ -688,8 +687,7 @@ fn preflight_wait_then_first_query_succeeds_after_crash_recovery() {
     let t0 = Instant::now();
     let out = preflight()
         .args(["wait", "--timeout", "60s", &url])
-        .output()
-        .unwrap();
+        .bounded_output();
     let waited = t0.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -708,7 +706,6 @@ fn preflight_wait_on_a_refusing_standby_times_out_with_the_servers_reason() {
         Ok(b) => b,
         Err(e) => return crate::support::skip(&e),
     };
-    require!(!scheduler_missing(), "the wait scheduler is not merged yet");
     let pg = Pg::standby_without_primary(&bin);
     let out = preflight()
         .args([
@@ -717,21 +714,10 @@ fn preflight_wait_on_a_refusing_standby_times_out_with_the_servers_reason() {
             "2s",
             &format!("postgres://{}", pg.addr()),
         ])
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(124), "{stderr}");
     assert!(stderr.contains("Hot standby mode is disabled"), "{stderr}");
-}
-
-/// Is `preflight wait` implemented in this build? (The scheduler lands from
-/// another branch; until then it panics with `todo!`.)
-fn scheduler_missing() -> bool {
-    let out = preflight()
-        .args(["wait", "--timeout", "100ms", "postgres://127.0.0.1:1"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stderr).contains("not yet implemented")
 }
 
 // ------------------------------------------------------------- --lock

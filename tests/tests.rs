@@ -1,7 +1,12 @@
 //! preflight's integration tests: one binary (link once), one module per
 //! behaviour. Tests drive the built binary as a user would, against real
 //! servers and, for PID 1, under `unshare --pid --fork --mount-proc`.
+//!
+//! Start with `support`: one driver (`support::run`), one server fixture
+//! (`support::server`), one temp dir (`support::TempDir`), and the rule for
+//! tests that need something from the machine (`require!`).
 
+/// What every test shares: driver, fixtures, peers, the skip rule.
 mod support;
 
 /// Bad input: exit 2 with one line naming the value.
@@ -21,8 +26,6 @@ mod user;
 
 /// `check`: one try each, 0 or 1 with the reason.
 mod wait_check;
-/// Fake peers (closed port, black hole) and a handle on a running preflight.
-mod wait_peers;
 /// Waiting ends when every target is ready, and the command starts after.
 mod wait_ready;
 /// TERM/INT/HUP while waiting: 128+N at once, nothing started.
@@ -52,13 +55,11 @@ mod init_child;
 mod init_exec;
 /// The command's exit status, 128+N for a signal, 127/126 when it cannot start.
 mod init_exit;
-/// Shared by the init tests: the testkit, PID 1 under unshare, handshakes.
-mod init_harness;
 
 /// Log lines: stderr only, text or JSON, never a secret.
 mod logging;
 
-/// A hook under init: leftovers live on, timeout, TERM reported.
+/// A hook under the init core: leftovers live on, timeout, TERM reported.
 mod init_hooks;
 /// Zombies are reaped, orphans re-parented to preflight (subreaper).
 mod init_reap;

@@ -2,7 +2,7 @@
 //! while preflight stays root. Needs root and the init core (`init::run`).
 
 use crate::require;
-use crate::support::preflight;
+use crate::support::{Bounded, preflight};
 
 /// What a process says about itself: `uid groups HOME`.
 const WHO: &str = "echo \"$(id -u) $(id -g) [$(id -G)] $HOME\"";
@@ -19,8 +19,7 @@ fn hook_and_command_run_as_nobody_with_its_groups_and_home() {
         .args(["--hook", &format!("sh -c '{WHO}'")])
         .args(["--", "sh", "-c", WHO])
         .env("HOME", "/root")
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     // nobody's home in Debian's passwd; replaces the HOME preflight had.
@@ -43,8 +42,7 @@ fn a_numeric_user_and_group_need_no_passwd_entry() {
     );
     let out = preflight()
         .args(["--user", "4242:4343", "--", "sh", "-c", WHO])
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "4242 4343 [4343] /",

@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use crate::support::preflight;
-use crate::wait_peers::{BlackHole, ClosedPort, Running};
+use crate::support::peers::{BlackHole, ClosedPort};
+use crate::support::{As, Bounded, Run, preflight};
 
 #[test]
 fn check_exits_0_when_all_are_ready_and_1_naming_those_that_are_not() {
     let (closed, mut open) = (ClosedPort::new(), ClosedPort::new());
     let _l = open.listen();
 
-    let out = preflight().args(["check", &open.url()]).output().unwrap();
+    let out = preflight().args(["check", &open.url()]).bounded_output();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -21,8 +21,7 @@ fn check_exits_0_when_all_are_ready_and_1_naming_those_that_are_not() {
 
     let out = preflight()
         .args(["check", &open.url(), &closed.url()])
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -39,7 +38,7 @@ fn check_gives_each_target_one_try_bounded_by_the_try_timeout() {
     let hole = BlackHole::new();
     let mut cmd = preflight();
     cmd.args(["check", &hole.url(), "--try-timeout", "300ms"]);
-    let mut waiter = Running::spawn(cmd);
+    let mut waiter = Run::spawn(As::Plain, cmd);
     let (status, took) = waiter.finish();
     assert_eq!(status.code(), Some(1), "{}", waiter.stderr());
     assert!(took < Duration::from_secs(10), "{took:?}");

@@ -1,17 +1,15 @@
 //! Waiting ends once every target is ready, and not before: the command
 //! starts after the last one.
 
-use std::time::Duration;
-
-use crate::support::preflight;
-use crate::wait_peers::{ClosedPort, Running};
+use crate::support::peers::ClosedPort;
+use crate::support::{As, Bounded, Run, TempDir, preflight};
 
 #[test]
 fn wait_succeeds_once_a_listener_appears() {
     let mut port = ClosedPort::new();
     let mut cmd = preflight();
     cmd.args(["-v", "wait", &port.url(), "--timeout", "30s"]);
-    let mut waiter = Running::spawn(cmd);
+    let mut waiter = Run::spawn(As::Plain, cmd);
     waiter.expect("try 2: connect: connection refused");
     assert!(waiter.running(), "not ready while refused");
 
@@ -27,7 +25,7 @@ fn wait_succeeds_once_a_listener_appears() {
 
 #[test]
 fn the_command_starts_only_after_every_target_is_ready() {
-    let dir = tempdir();
+    let dir = TempDir::new();
     let marker = dir.join("started");
     let (mut a, mut b) = (ClosedPort::new(), ClosedPort::new());
     let mut cmd = preflight();
@@ -36,7 +34,7 @@ fn the_command_starts_only_after_every_target_is_ready() {
         "-c",
         &format!("echo started > {}", marker.display()),
     ]);
-    let mut waiter = Running::spawn(cmd);
+    let mut waiter = Run::spawn(As::Plain, cmd);
     waiter.expect(&format!("{}: try 2", a.url()));
     waiter.expect(&format!("{}: try 2", b.url()));
 
@@ -63,8 +61,7 @@ fn targets_that_are_up_pass_at_once_with_one_try_each() {
     let (_la, _lb) = (a.listen(), b.listen());
     let out = preflight()
         .args(["wait", &a.url(), &b.url()])
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(stderr.matches("(1 try)").count(), 2, "{stderr}");
@@ -76,7 +73,7 @@ fn a_still_waiting_line_comes_every_few_seconds_not_every_try() {
     let port = ClosedPort::new();
     let mut cmd = preflight();
     cmd.args(["wait", &port.url(), "--timeout", "6s"]);
-    let mut waiter = Running::spawn(cmd);
+    let mut waiter = Run::spawn(As::Plain, cmd);
     let line = waiter.expect("still waiting for");
     assert!(
         line.contains(&port.url()) && line.contains("connection refused"),
@@ -88,18 +85,4 @@ fn a_still_waiting_line_comes_every_few_seconds_not_every_try() {
     // About 60 tries in 6 s, yet at info: one announcement, one progress
     // line, one summary.
     assert_eq!(stderr.lines().count(), 3, "{stderr}");
-}
-
-/// A fresh directory under the target dir (no tempfile crate).
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "preflight-wait-{}-{:?}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

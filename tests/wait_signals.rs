@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::support::preflight;
-use crate::wait_peers::{ClosedPort, Running};
+use crate::support::peers::ClosedPort;
+use crate::support::{As, Run, TempDir, preflight};
 
 #[test]
 fn a_terminating_signal_while_waiting_exits_128_plus_n_and_starts_nothing() {
@@ -14,20 +14,17 @@ fn a_terminating_signal_while_waiting_exits_128_plus_n_and_starts_nothing() {
         (libc::SIGHUP, "HUP"),
     ] {
         let closed = ClosedPort::new();
-        let marker = std::env::temp_dir().join(format!(
-            "preflight-wait-signal-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&marker);
+        let dir = TempDir::new();
+        let marker = dir.join("started");
         let mut cmd = preflight();
         cmd.args(["--wait", &closed.url(), "--timeout", "60s", "--", "touch"])
             .arg(&marker);
-        let mut waiter = Running::spawn(cmd);
+        let mut waiter = Run::spawn(As::Plain, cmd);
         // Printed after preflight blocked its signals: from here on a signal
         // is taken, not fatal.
         waiter.expect("waiting for");
         let sent = std::time::Instant::now();
-        nix_kill(waiter.child.id(), sig);
+        waiter.signal(sig);
         let (status, _) = waiter.finish();
         assert_eq!(
             status.code(),
@@ -41,11 +38,4 @@ fn a_terminating_signal_while_waiting_exits_128_plus_n_and_starts_nothing() {
         );
         assert!(!marker.exists(), "{name}: the command was started");
     }
-}
-
-#[allow(unsafe_code)]
-fn nix_kill(pid: u32, sig: i32) {
-    // SAFETY: kill(2) has no memory effects; pid is our own live child.
-    let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
-    assert_eq!(rc, 0);
 }

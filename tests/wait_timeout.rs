@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::support::preflight;
-use crate::wait_peers::{BlackHole, ClosedPort, Running};
+use crate::support::peers::{BlackHole, ClosedPort};
+use crate::support::{As, Bounded, Run, preflight};
 
 #[test]
 fn timing_out_exits_124_and_names_each_target_and_its_reason() {
@@ -14,8 +14,7 @@ fn timing_out_exits_124_and_names_each_target_and_its_reason() {
     let out = preflight()
         .args(["wait", &closed.url(), &open.url(), "name.invalid:80"])
         .args(["--timeout", "1s"])
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(124), "{stderr}");
     assert!(
@@ -36,8 +35,7 @@ fn timing_out_exits_124_and_names_each_target_and_its_reason() {
 fn an_unresolvable_name_is_not_yet_and_reported_as_such() {
     let out = preflight()
         .args(["wait", "tcp://name.invalid:80", "--timeout", "1s"])
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -58,8 +56,7 @@ fn on_timeout_continue_runs_the_command_anyway() {
     let out = preflight()
         .args(["--wait", &closed.url(), "--timeout", "300ms"])
         .args(["--on-timeout", "continue", "--", "echo", "ran"])
-        .output()
-        .unwrap();
+        .bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
@@ -72,8 +69,7 @@ fn without_continue_the_command_does_not_run() {
     let out = preflight()
         .args(["--wait", &closed.url(), "--timeout", "300ms"])
         .args(["--", "echo", "ran"])
-        .output()
-        .unwrap();
+        .bounded_output();
     assert_eq!(out.status.code(), Some(124));
     assert!(out.stdout.is_empty());
 }
@@ -84,7 +80,7 @@ fn a_per_target_timeout_overrides_the_global_one() {
     let mut cmd = preflight();
     cmd.args(["wait", &format!("{}#timeout=300ms", closed.url())])
         .args(["--timeout", "60s"]);
-    let mut waiter = Running::spawn(cmd);
+    let mut waiter = Run::spawn(As::Plain, cmd);
     let (status, took) = waiter.finish();
     assert_eq!(status.code(), Some(124), "{}", waiter.stderr());
     assert!(
@@ -107,7 +103,7 @@ fn the_timeout_cuts_a_try_in_flight() {
         "--try-timeout",
         "60s",
     ]);
-    let mut waiter = Running::spawn(cmd);
+    let mut waiter = Run::spawn(As::Plain, cmd);
     let (status, took) = waiter.finish();
     assert_eq!(status.code(), Some(124), "{}", waiter.stderr());
     assert!(took < Duration::from_secs(15), "ran {took:?}");
@@ -131,7 +127,7 @@ fn a_try_that_hangs_ends_at_the_try_timeout_and_is_tried_again() {
         "--try-timeout",
         "300ms",
     ]);
-    let mut waiter = Running::spawn(cmd);
+    let mut waiter = Run::spawn(As::Plain, cmd);
     let line = waiter.expect("try 2: no answer within 300ms");
     assert!(line.contains(&hole.url()), "{line}");
     let (status, _) = waiter.finish();

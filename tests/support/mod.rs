@@ -2,11 +2,28 @@
 //! tests that need something from the machine (a real server, `unshare`):
 //! skip with a printed reason on a user's machine, fail when
 //! `PREFLIGHT_TEST_REQUIRE_SERVERS=1` (CI sets it).
+//!
+//! One home for each kind of help:
+//!
+//! - [`run`]: the one way to drive preflight (one-shot or live, plain or
+//!   PID 1), bounded by one patience;
+//! - [`server`]: the one fixture for a real server of the test's own;
+//! - [`TempDir`]: the one temporary directory;
+//! - [`peers`] (a port refused, a black hole) and [`fake`] (peers that answer
+//!   wrong) for misbehaviour; [`pki`] for certificates;
+//! - [`process`]: processes seen through /proc, and teardown.
 
 #![allow(dead_code)]
 
+pub mod closed_port;
 pub mod fake;
+pub mod peers;
 pub mod pki;
+pub mod process;
+pub mod run;
+pub mod server;
+
+pub use run::{As, Bounded, Run, both, command, preflight, testkit};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,11 +33,6 @@ use std::time::Duration;
 /// The preflight binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_preflight"))
-}
-
-/// A `Command` for the preflight binary.
-pub fn preflight() -> Command {
-    Command::new(bin())
 }
 
 /// Must tests that need a server or `unshare` run (CI), rather than skip?
@@ -79,7 +91,8 @@ pub fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// A fresh directory under the temp dir, removed when dropped.
+/// A fresh empty directory under the temp dir, removed when dropped (also
+/// when the test fails). Unique per test process and call.
 pub struct TempDir(PathBuf);
 
 impl TempDir {
@@ -88,17 +101,44 @@ impl TempDir {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("preflight-test-{}-{n}", std::process::id()));
+        // A leftover of an earlier run that had our pid.
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create a temp dir");
         TempDir(dir)
+    }
+
+    /// Let `user` own the directory (servers that refuse to run as root
+    /// run as their own user and write here).
+    pub fn chown_to(&self, user: &str) {
+        let status = Command::new("chown")
+            .arg(format!("{user}:"))
+            .arg(&self.0)
+            .status()
+            .expect("run chown");
+        assert!(status.success(), "chown {user} {}", self.0.display());
     }
 
     pub fn path(&self) -> &Path {
         &self.0
     }
+}
 
-    /// A path inside the directory.
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
     }
 }
 

@@ -1,22 +1,27 @@
-//! Driving preflight with the testkit, as a plain process or as PID 1 of a
-//! new PID namespace (`unshare --pid --fork --mount-proc`). Lines come
-//! through a reader thread so a missing one fails the test after a bound
-//! instead of hanging it; dropping a [`Run`] kills the whole tree.
+//! The one way tests drive preflight: [`preflight`] builds the command (as a
+//! plain process or, with [`command`], as PID 1 of its own PID namespace),
+//! then either [`Bounded::bounded_output`] runs it to the end, or
+//! [`Run::spawn`] keeps a handle on it while it runs.
+//!
+//! Both are bounded by one [`PATIENCE`]: a hang fails the test with what was
+//! read so far instead of hanging the suite. A [`Run`] reads stdout and
+//! stderr line by line on threads, so a test waits for a line (`ready
+//! <pid>` from the testkit, `try 2: ...` from the log) rather than sleeping;
+//! dropping it kills the whole process tree.
 
-#![allow(dead_code)]
-
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use crate::support;
+use crate::support::{self, process};
 
-/// How long a test waits for a line or an exit before it fails.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+/// How long a test waits for a line or an exit before it calls it a hang.
+/// Generous: the machine running the suite may be busy.
+pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// The testkit binary (tests/testkit/main.rs).
+/// The testkit binary (tests/testkit/main.rs): the programs the init tests
+/// run under preflight.
 pub fn testkit() -> String {
     env!("CARGO_BIN_EXE_preflight-testkit").to_string()
 }
@@ -28,8 +33,8 @@ pub enum As {
     Pid1,
 }
 
-/// Both ways, if `unshare` works here (else the test is skipped or, under
-/// CI, fails: see `support::skip`).
+/// Both ways, if `unshare` works here (else the PID 1 half is skipped or,
+/// under CI, fails: see `support::skip`).
 pub fn both() -> Vec<As> {
     if support::have_unshare() {
         vec![As::Plain, As::Pid1]
@@ -39,13 +44,24 @@ pub fn both() -> Vec<As> {
     }
 }
 
-/// The command line that runs preflight with `args`.
+/// A `Command` for preflight as a plain process.
+pub fn preflight() -> Command {
+    Command::new(support::bin())
+}
+
+/// The command line that runs preflight `how`, with `args`.
+///
+/// As PID 1, `unshare --kill-child` stands between: killing `unshare` (what
+/// teardown does) makes the kernel kill preflight, which takes the whole
+/// namespace with it. (Killing preflight itself instead makes `unshare`
+/// re-raise SIGKILL on itself, which it cannot, and complain "sigprocmask
+/// unblock failed" on the test's stderr.)
 pub fn command(how: As, args: &[&str]) -> Command {
     let mut c = match how {
-        As::Plain => Command::new(support::bin()),
+        As::Plain => preflight(),
         As::Pid1 => {
             let mut c = Command::new("unshare");
-            c.args(["--pid", "--fork", "--mount-proc"])
+            c.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
                 .arg(support::bin());
             c
         }
@@ -54,63 +70,137 @@ pub fn command(how: As, args: &[&str]) -> Command {
     c
 }
 
-/// A running preflight with its stdout read line by line.
+/// Run a command to its end, bounded by [`PATIENCE`]: `Command::output`
+/// that cannot hang the suite. Stdin is empty, as with `output`.
+pub trait Bounded {
+    fn bounded_output(&mut self) -> Output;
+}
+
+impl Bounded for Command {
+    fn bounded_output(&mut self) -> Output {
+        let mut child = self
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {self:?}: {e}"));
+        let read_all = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                buf
+            })
+        };
+        let out = read_all(Box::new(child.stdout.take().unwrap()));
+        let err = read_all(Box::new(child.stderr.take().unwrap()));
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                break st;
+            }
+            if Instant::now() > deadline {
+                process::kill_tree(child.id() as i32);
+                let _ = child.wait();
+                let stderr = err.join().unwrap_or_default();
+                panic!(
+                    "{self:?} still running after {PATIENCE:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        // Whatever the command left running still holds the pipes: wait for
+        // their end no longer than for the exit.
+        Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        }
+    }
+}
+
+/// A running preflight: its stdout and stderr read line by line.
 pub struct Run {
     pub how: As,
     child: Option<Child>,
-    lines: Receiver<String>,
+    out: Receiver<String>,
+    err: Receiver<String>,
+    /// Every stderr line read so far (by [`Run::expect`], [`Run::finish`]).
+    pub stderr: Vec<String>,
+    started: Instant,
 }
 
-impl Run {
-    /// Start preflight with `args`; stdin is a pipe kept open (EOF ends
-    /// `wait-stdin`), stdout is read here, stderr is inherited.
-    pub fn start(how: As, args: &[&str]) -> Run {
-        let mut c = command(how, args);
-        let child = c
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start preflight");
-        Run::from_child(how, child)
-    }
-
-    pub fn from_child(how: As, mut child: Child) -> Run {
-        let out = child.stdout.take().expect("stdout piped");
-        let (tx, rx) = channel();
+/// Forward each line of `r` to a channel, on a thread.
+fn lines(r: Option<impl Read + Send + 'static>) -> Receiver<String> {
+    let (tx, rx) = channel();
+    if let Some(r) = r {
         std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
+            for line in BufReader::new(r).lines() {
                 let Ok(line) = line else { break };
                 if tx.send(line).is_err() {
                     break;
                 }
             }
         });
+    }
+    rx
+}
+
+impl Run {
+    /// Start preflight `how` with `args`. See [`Run::spawn`].
+    pub fn start(how: As, args: &[&str]) -> Run {
+        Run::spawn(how, command(how, args))
+    }
+
+    /// Start `cmd` (from [`preflight`] or [`command`], as `how` says): stdin
+    /// is a pipe kept open (closing it ends the testkit's `wait-stdin`),
+    /// stdout and stderr are read here.
+    pub fn spawn(how: As, mut cmd: Command) -> Run {
+        let child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
+        Run::from_child(how, child)
+    }
+
+    /// Take over a child the test spawned itself; its stdout and stderr are
+    /// read if they are pipes.
+    pub fn from_child(how: As, mut child: Child) -> Run {
+        let out = lines(child.stdout.take());
+        let err = lines(child.stderr.take());
         Run {
             how,
             child: Some(child),
-            lines: rx,
+            out,
+            err,
+            stderr: Vec::new(),
+            started: Instant::now(),
         }
     }
 
-    /// The next line, or panic after [`PATIENCE`].
+    /// The next stdout line, or panic after [`PATIENCE`].
     pub fn line(&self) -> String {
-        match self.lines.recv_timeout(PATIENCE) {
+        match self.out.recv_timeout(PATIENCE) {
             Ok(l) => l,
             Err(RecvTimeoutError::Timeout) => panic!("no line within {PATIENCE:?}"),
             Err(RecvTimeoutError::Disconnected) => panic!("stdout closed, no line"),
         }
     }
 
-    /// The next line, or None once stdout is closed; panic after [`PATIENCE`].
+    /// The next stdout line, or None once stdout is closed; panic after
+    /// [`PATIENCE`].
     pub fn next_line(&self) -> Option<String> {
-        match self.lines.recv_timeout(PATIENCE) {
+        match self.out.recv_timeout(PATIENCE) {
             Ok(l) => Some(l),
             Err(RecvTimeoutError::Timeout) => panic!("no line within {PATIENCE:?}"),
             Err(RecvTimeoutError::Disconnected) => None,
         }
     }
 
-    /// Wait for `ready <pid>`; the pid (as seen inside its namespace).
+    /// Wait for `ready <pid>` on stdout; the pid (as seen inside its
+    /// namespace).
     pub fn ready(&self) -> i32 {
         let l = self.line();
         l.strip_prefix("ready ")
@@ -118,24 +208,65 @@ impl Run {
             .unwrap_or_else(|| panic!("expected `ready <pid>`, got {l:?}"))
     }
 
-    /// Every line still to come, until stdout closes (after the exit).
+    /// Every stdout line still to come, until stdout closes (after the exit).
     pub fn rest(&self) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(l) = self.lines.recv_timeout(PATIENCE) {
+        while let Ok(l) = self.out.recv_timeout(PATIENCE) {
             out.push(l);
         }
         out
     }
 
+    /// Read stderr until a line contains `needle`; that line. Panics after
+    /// [`PATIENCE`] or when stderr ends first.
+    pub fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.err.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "no line with {needle:?} in {PATIENCE:?}: {:#?}",
+                        self.stderr
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("stderr ended without {needle:?}: {:#?}", self.stderr)
+                }
+            }
+        }
+    }
+
+    /// All of stderr read so far, one string.
+    pub fn stderr(&self) -> String {
+        self.stderr.join("\n")
+    }
+
+    /// Is it still running?
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().unwrap().try_wait().unwrap().is_none()
+    }
+
+    /// The pid of what the test started (preflight, or `unshare` as PID 1).
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
     /// preflight's pid as seen from here (under unshare: unshare's child).
     pub fn preflight_pid(&self) -> i32 {
-        let outer = self.child.as_ref().unwrap().id() as i32;
+        let outer = self.pid();
         match self.how {
             As::Plain => outer,
             As::Pid1 => {
                 let deadline = Instant::now() + PATIENCE;
                 loop {
-                    if let Some(&pid) = children(outer).first() {
+                    if let Some(&pid) = process::children(outer).first() {
                         return pid;
                     }
                     assert!(Instant::now() < deadline, "unshare has no child");
@@ -147,7 +278,7 @@ impl Run {
 
     /// Send `sig` to preflight.
     pub fn signal(&self, sig: i32) {
-        kill(self.preflight_pid(), sig);
+        process::kill(self.preflight_pid(), sig);
     }
 
     /// Kill the whole tree now (as dropping does); the lines already
@@ -157,12 +288,10 @@ impl Run {
             return;
         };
         match self.how {
-            As::Pid1 => {
-                for pid in children(child.id() as i32) {
-                    kill(pid, libc::SIGKILL);
-                }
-            }
-            As::Plain => kill_tree(child.id() as i32),
+            // `unshare --kill-child`: its death kills PID 1, and PID 1's
+            // death the namespace.
+            As::Pid1 => process::kill(child.id() as i32, libc::SIGKILL),
+            As::Plain => process::kill_tree(child.id() as i32),
         }
     }
 
@@ -173,7 +302,18 @@ impl Run {
 
     /// Wait for the exit, or panic after [`PATIENCE`].
     pub fn wait(&mut self) -> ExitStatus {
-        wait_bounded(self.child.as_mut().unwrap())
+        let child = self.child.as_mut().unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                return st;
+            }
+            if Instant::now() > deadline {
+                self.kill_tree();
+                panic!("still running after {PATIENCE:?}: {:#?}", self.stderr);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// The exit code (preflight never dies of a signal here).
@@ -181,6 +321,17 @@ impl Run {
         let st = self.wait();
         st.code()
             .unwrap_or_else(|| panic!("preflight itself died: {st:?}"))
+    }
+
+    /// Wait for the exit (see [`Run::wait`]) and read the rest of stderr;
+    /// the status and how long it ran since it was started.
+    pub fn finish(&mut self) -> (ExitStatus, Duration) {
+        let status = self.wait();
+        let took = self.started.elapsed();
+        while let Ok(line) = self.err.recv_timeout(PATIENCE) {
+            self.stderr.push(line);
+        }
+        (status, took)
     }
 }
 
@@ -190,111 +341,10 @@ impl Drop for Run {
             return;
         };
         if let Ok(None) = child.try_wait() {
-            match self.how {
-                // PID 1 gone: the kernel kills the whole namespace.
-                As::Pid1 => {
-                    for pid in children(child.id() as i32) {
-                        kill(pid, libc::SIGKILL);
-                    }
-                }
-                As::Plain => kill_tree(child.id() as i32),
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            self.child = Some(child);
+            self.kill_tree();
+            child = self.child.take().unwrap();
         }
+        let _ = child.wait();
     }
-}
-
-/// Wait for `child` to exit, polling, for at most [`PATIENCE`].
-pub fn wait_bounded(child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            return st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running after {PATIENCE:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Send any signal number, real-time ones too (nix's `Signal` stops at 31).
-pub fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill takes plain integers and touches no memory.
-    let rc = unsafe { libc::kill(pid, sig) };
-    assert_eq!(
-        rc,
-        0,
-        "kill({pid}, {sig}): {}",
-        std::io::Error::last_os_error()
-    );
-}
-
-/// Direct children of `pid`, every thread's.
-pub fn children(pid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return out;
-    };
-    for t in tasks.flatten() {
-        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-            out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
-        }
-    }
-    out
-}
-
-/// SIGKILL `pid` and every descendant, children first being found from the
-/// top (a killed parent's children are re-parented, so list before killing).
-pub fn kill_tree(pid: i32) {
-    let mut all = vec![pid];
-    let mut i = 0;
-    while i < all.len() {
-        let kids = children(all[i]);
-        all.extend(kids);
-        i += 1;
-    }
-    for p in all.into_iter().rev() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(p),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-}
-
-/// Is `pid` alive (and not a zombie)?
-pub fn alive(pid: i32) -> bool {
-    state(pid).is_some_and(|s| s != 'Z' && s != 'X')
-}
-
-/// The state letter of `pid` from /proc/PID/stat (`R`, `S`, `Z`...).
-pub fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) S ...`: comm may hold spaces and parentheses.
-    stat.rsplit_once(") ")?.1.chars().next()
-}
-
-/// The parent of `pid`.
-pub fn ppid(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// A fresh empty directory under the system temp dir.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "preflight-test-{name}-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

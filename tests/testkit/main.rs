@@ -19,9 +19,6 @@
 //! background CMD...        start CMD, pass its first line on, exit 0 (CMD stays)
 //! ignoring -- CMD...       exec CMD with INT, TERM, HUP, USR1 ignored, USR2 blocked
 //! pending SIG -- CMD...    exec CMD with SIG blocked and pending
-//! hook [--timeout D] [--grace D] -- CMD...
-//!                          run CMD as a preflight hook: `ended code=C timed_out=B
-//!                          terminating=S`, then wait for EOF on stdin
 //! ```
 
 #![allow(unsafe_code)]
@@ -68,7 +65,6 @@ fn run() {
         ["pending", sig, "--", cmd @ ..] => {
             pending(preflight::init::signals::parse(sig).unwrap(), cmd)
         }
-        ["hook", rest @ ..] => hook(rest),
         _ => {
             eprintln!("preflight-testkit: unknown arguments {args:?}");
             std::process::exit(2);
@@ -268,48 +264,4 @@ fn pending(sig: i32, cmd: &[&str]) {
     }
     let e = Command::new(cmd[0]).args(&cmd[1..]).exec();
     panic!("exec {cmd:?}: {e}");
-}
-
-fn hook(rest: &[&str]) {
-    let mut timeout = None;
-    let mut grace = Duration::from_secs(5);
-    let mut i = 0;
-    while rest[i] != "--" {
-        let d = humantime::parse_duration(rest[i + 1]).unwrap();
-        match rest[i] {
-            "--timeout" => timeout = Some(d),
-            "--grace" => grace = d,
-            other => panic!("hook: unknown option {other}"),
-        }
-        i += 2;
-    }
-    let cmd = &rest[i + 1..];
-    preflight::init::signals::block_all();
-    let opts = preflight::init::InitOptions {
-        single_child: false,
-        rewrites: Vec::new(),
-        remap_exit: Vec::new(),
-        grace,
-        kill_after: None,
-        subreaper: true,
-        pdeathsig: None,
-        exec: false,
-    };
-    preflight::init::prepare(&opts);
-    let command = preflight::init::Command {
-        argv: cmd.iter().map(Into::into).collect(),
-        env: None,
-        credentials: None,
-    };
-    let role = preflight::init::Role::Hook { timeout };
-    let ended = preflight::init::run(&command, role, &opts).unwrap();
-    let term = ended
-        .terminating_signal
-        .map_or("-".to_string(), |s| s.to_string());
-    line(&format!(
-        "ended code={} timed_out={} terminating={term}",
-        ended.status.code(),
-        ended.timed_out
-    ));
-    wait_stdin();
 }
