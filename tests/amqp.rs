@@ -2,9 +2,7 @@
 //! guest/guest), a RabbitMQ node of the test's own (its own node name,
 //! ports, directories and cookie; slow to boot, so one test), and fake peers.
 
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use preflight::probe::{Probe, ProbeError};
@@ -13,6 +11,7 @@ use tokio::time::timeout;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
+use crate::support::server::Server;
 use crate::support::{free_port, listening};
 
 const SHARED: &str = "127.0.0.1:5672";
@@ -64,28 +63,24 @@ async fn a_missing_vhost_is_not_ready() {
     }
 }
 
-/// A RabbitMQ node of the test's own, in its own process group (killed as a
-/// group on drop), sharing nothing with the machine's node but epmd.
+/// A RabbitMQ node of the test's own on the shared fixture, sharing nothing
+/// with the machine's node but epmd.
 struct RabbitMq {
-    child: Option<Child>,
-    dir: PathBuf,
-    port: u16,
+    server: Server,
 }
 
 impl RabbitMq {
     const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
     fn start() -> RabbitMq {
-        let port = free_port();
-        let dist = free_port();
-        let dir = std::env::temp_dir().join(format!("preflight-test-rabbitmq-{port}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = Server::new("rabbitmq-server");
+        let (port, dist) = (server.port, free_port());
+        let dir = server.dir.to_path_buf();
         std::fs::write(dir.join("enabled_plugins"), "[].").unwrap();
         std::fs::write(dir.join("env.conf"), "").unwrap();
         let d = |name: &str| dir.join(name);
-        let child = Command::new(Self::SERVER)
-            .current_dir(&dir)
+        let mut cmd = Command::new(Self::SERVER);
+        cmd.current_dir(&dir)
             .env("HOME", &dir)
             .env("RABBITMQ_CONF_ENV_FILE", d("env.conf"))
             .env("RABBITMQ_NODENAME", format!("preflight{port}@localhost"))
@@ -97,40 +92,19 @@ impl RabbitMq {
             .env("RABBITMQ_ENABLED_PLUGINS_FILE", d("enabled_plugins"))
             .env("RABBITMQ_CONFIG_FILE", d("rabbitmq"))
             .env("RABBITMQ_ADVANCED_CONFIG_FILE", d("advanced.config"))
-            .env("RABBITMQ_PID_FILE", d("pid"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        RabbitMq {
-            child: Some(child),
-            dir,
-            port,
-        }
+            .env("RABBITMQ_PID_FILE", d("pid"));
+        server.spawn(cmd);
+        RabbitMq { server }
     }
 
-    fn stop(&mut self, signal: nix::sys::signal::Signal) {
-        if let Some(mut child) = self.child.take() {
-            let group = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::killpg(group, signal);
-            let _ = child.wait();
-            // The BEAM may outlive the script that started it.
-            let started = Instant::now();
-            while nix::sys::signal::killpg(group, None).is_ok()
-                && started.elapsed() < Duration::from_secs(20)
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-        }
+    fn port(&self) -> u16 {
+        self.server.port
     }
-}
 
-impl Drop for RabbitMq {
-    fn drop(&mut self) {
-        self.stop(nix::sys::signal::Signal::SIGKILL);
-        let _ = std::fs::remove_dir_all(&self.dir);
+    /// Signal the whole node (the BEAM may outlive the script that started
+    /// it) and wait for it to be gone.
+    fn stop(&mut self, signal: i32) {
+        self.server.stop(signal);
     }
 }
 
@@ -143,7 +117,7 @@ async fn a_broker_started_then_stopped_mid_wait() {
         "rabbitmq-server not installed"
     );
     let mut node = RabbitMq::start();
-    let url = format!("amqp://guest:guest@127.0.0.1:{}", node.port);
+    let url = format!("amqp://guest:guest@127.0.0.1:{}", node.port());
     let mut seen = Vec::new();
     let started = Instant::now();
     loop {
@@ -155,8 +129,9 @@ async fn a_broker_started_then_stopped_mid_wait() {
         }
         assert!(
             started.elapsed() < Duration::from_secs(90),
-            "never ready: {:?}",
-            seen.last()
+            "never ready: {:?}\n{}",
+            seen.last(),
+            node.server.log()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -170,7 +145,7 @@ async fn a_broker_started_then_stopped_mid_wait() {
         started.elapsed(),
         seen.len()
     );
-    node.stop(nix::sys::signal::Signal::SIGTERM);
+    node.stop(libc::SIGTERM);
     let r = check(&url).await;
     assert!(matches!(r, Err(ProbeError::Connect(_))), "{r:?}");
 }

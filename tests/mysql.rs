@@ -3,9 +3,9 @@
 //! test's own (started on a free port, removed on drop), and against fake
 //! peers that misbehave.
 
+use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use preflight::probe::{Probe, ProbeError, mysql};
@@ -15,7 +15,8 @@ use tokio::time::timeout;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
-use crate::support::{free_port, have_program, listening};
+use crate::support::server::Server;
+use crate::support::{have_program, listening};
 
 const SHARED: &str = "127.0.0.1:3306";
 
@@ -45,12 +46,10 @@ fn shared_available() -> bool {
     listening(SHARED) && have_program("mariadb")
 }
 
-/// A MariaDB server of the test's own: a fresh data directory, a free port,
-/// killed and removed on drop (also when the test fails).
+/// A MariaDB server of the test's own on the shared fixture: a fresh data
+/// directory and a free port; killed and removed on drop.
 struct MariaDb {
-    child: Option<Child>,
-    dir: PathBuf,
-    port: u16,
+    server: Server,
     args: Vec<String>,
 }
 
@@ -61,37 +60,23 @@ impl MariaDb {
 
     /// Initialise a data directory; the server is not started yet.
     fn init(extra: &[&str]) -> MariaDb {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!(
-            "preflight-test-mariadb-{}-{port}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let server = Server::new("mariadbd");
+        let dir = server.dir.display().to_string();
         let root = nix::unistd::geteuid().is_root();
         if root {
-            Command::new("chown")
-                .args(["mysql", dir.to_str().unwrap()])
-                .status()
-                .unwrap();
+            server.dir.chown_to("mysql");
         }
         let mut args: Vec<String> = vec![
-            format!("--datadir={}/data", dir.display()),
+            format!("--datadir={dir}/data"),
             "--innodb-log-file-size=4M".into(),
             "--innodb-buffer-pool-size=8M".into(),
             // Its own temporary files: bootstraps running side by side in a
             // shared /tmp trip over each other's `#sql-temptable-*`.
-            format!("--tmpdir={}", dir.display()),
+            format!("--tmpdir={dir}"),
         ];
         if root {
             args.push("--user=mysql".into());
         }
-        let mut db = MariaDb {
-            child: None,
-            dir,
-            port,
-            args: Vec::new(),
-        };
         let out = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .args(&args)
@@ -100,32 +85,34 @@ impl MariaDb {
             .unwrap();
         assert!(out.status.success(), "mariadb-install-db: {out:?}");
         args.extend([
-            format!("--port={port}"),
+            format!("--port={}", server.port),
             "--bind-address=127.0.0.1".into(),
-            format!("--socket={}/sock", db.dir.display()),
-            format!("--pid-file={}/pid", db.dir.display()),
-            format!("--log-error={}/err.log", db.dir.display()),
+            format!("--socket={dir}/sock"),
+            format!("--pid-file={dir}/pid"),
             "--skip-log-bin".into(),
         ]);
         args.extend(extra.iter().map(|s| s.to_string()));
-        db.args = args;
-        db
+        MariaDb { server, args }
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.server.addr()
+    }
+
+    fn port(&self) -> u16 {
+        self.server.port
+    }
+
+    /// Its unix socket.
+    fn socket(&self) -> String {
+        format!("{}/sock", self.server.dir.display())
     }
 
     /// Start the server (not waiting for it).
     fn spawn(&mut self) {
-        let child = Command::new("mariadbd")
-            .arg("--no-defaults")
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+        let mut cmd = Command::new("mariadbd");
+        cmd.arg("--no-defaults").args(&self.args);
+        self.server.spawn(cmd);
     }
 
     /// Start it and wait until it accepts connections.
@@ -136,22 +123,14 @@ impl MariaDb {
         db
     }
 
-    fn wait_listening(&self) {
-        let started = Instant::now();
-        while !listening(&self.addr()) {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "mariadbd did not start: {}",
-                std::fs::read_to_string(self.dir.join("err.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    fn wait_listening(&mut self) {
+        self.server.wait_listening();
     }
 
     /// SQL as root through the unix socket.
     fn sql(&self, sql: &str) -> String {
         let out = Command::new("mariadb")
-            .arg(format!("--socket={}/sock", self.dir.display()))
+            .arg(format!("--socket={}", self.socket()))
             .args(["-uroot", "-N", "-B", "-e", sql])
             .output()
             .unwrap();
@@ -161,21 +140,7 @@ impl MariaDb {
 
     /// SIGTERM, as `docker stop` does, and wait for it to exit.
     fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for MariaDb {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.server.stop(libc::SIGTERM);
     }
 }
 
@@ -362,57 +327,46 @@ async fn server_stopped_mid_wait_is_reported_not_hung() {
     check(&url).await.unwrap();
 }
 
-/// Client processes holding connections, killed on drop.
-struct Holders(Vec<Child>);
+/// Client processes holding connections (each with its stdout, kept open),
+/// killed on drop.
+struct Holders(Vec<(Child, BufReader<ChildStdout>)>);
 
 impl Holders {
-    /// Start `n` sessions sleeping as `user`, one at a time, each seen in the
-    /// process list before the next; one refused because a slot had not been
-    /// freed yet (the server frees it a moment after a client leaves) is
-    /// started again. `counted: false` for the session that takes the last
-    /// slot, which leaves none to count with.
-    fn hold(&mut self, db: &MariaDb, user: &str, password: &str, n: usize, counted: bool) {
+    /// Start `n` sessions sleeping as `user`, one at a time, each one in
+    /// before the next: it prints `in` first (a handshake, not a guess from
+    /// timing); one refused because a slot had not been freed yet (the
+    /// server frees it a moment after a client leaves) exits instead, and is
+    /// started again.
+    fn hold(&mut self, db: &MariaDb, user: &str, password: &str, n: usize) {
         let spawn = || {
             Command::new("mariadb")
-                .arg(format!("--socket={}/sock", db.dir.display()))
+                .arg(format!("--socket={}", db.socket()))
                 .arg(format!("-u{user}"))
                 .args((!password.is_empty()).then(|| format!("-p{password}")))
-                .args(["-e", "SELECT SLEEP(120)"])
-                .stdout(Stdio::null())
+                .args(["--connect-timeout=10", "--unbuffered", "-N", "-B"])
+                .args(["-e", "SELECT 'in'; SELECT SLEEP(120)"])
+                .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap()
         };
-        let count = "SELECT COUNT(*) FROM information_schema.processlist \
-                     WHERE info LIKE 'SELECT SLEEP%'";
         for _ in 0..n {
-            self.0.push(spawn());
             let started = Instant::now();
-            if !counted {
-                // Nothing left to count with: a client still running half a
-                // second later got in (a refused one exits at once).
-                loop {
-                    std::thread::sleep(Duration::from_millis(500));
-                    let last = self.0.last_mut().unwrap();
-                    if last.try_wait().unwrap().is_none() {
-                        break;
-                    }
-                    assert!(
-                        started.elapsed() < Duration::from_secs(20),
-                        "the last holder never got in"
-                    );
-                    *last = spawn();
+            loop {
+                let mut client = spawn();
+                let mut out = BufReader::new(client.stdout.take().unwrap());
+                let mut line = String::new();
+                // Ends with `in`, or at EOF when refused.
+                let _ = out.read_line(&mut line);
+                if line.trim() == "in" {
+                    self.0.push((client, out));
+                    break;
                 }
-            }
-            while counted && db.sql(count).parse::<usize>().unwrap() < self.0.len() {
+                let _ = client.wait();
                 assert!(
                     started.elapsed() < Duration::from_secs(20),
-                    "holders did not connect"
+                    "a {user} session never got in"
                 );
-                let last = self.0.last_mut().unwrap();
-                if last.try_wait().unwrap().is_some() {
-                    *last = spawn();
-                }
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -421,7 +375,7 @@ impl Holders {
 
 impl Drop for Holders {
     fn drop(&mut self) {
-        for c in &mut self.0 {
+        for (c, _) in &mut self.0 {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -444,7 +398,7 @@ async fn too_many_connections_is_not_ready() {
     // is refused (10 less whatever MariaDB keeps for itself).
     let mut holders = Holders(Vec::new());
     let refused = loop {
-        holders.hold(&db, "app", "pw", 1, true);
+        holders.hold(&db, "app", "pw", 1);
         match check(&app).await {
             Ok(()) if holders.0.len() < 12 => continue,
             r => break r,
@@ -467,7 +421,7 @@ async fn too_many_connections_is_not_ready() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The admin slot taken too: 1040 comes instead of the greeting.
-    holders.hold(&db, "root", "", 1, false);
+    holders.hold(&db, "root", "", 1);
     let started = Instant::now();
     let full = loop {
         let r = check(&anonymous).await;
@@ -523,7 +477,7 @@ async fn probes_do_not_walk_the_host_toward_max_connect_errors() {
     db.spawn();
     db.wait_listening();
     db.sql("CREATE USER app@'%' IDENTIFIED BY 'pw'");
-    let url = format!("mysql://{}", SocketAddr::new(ip, db.port));
+    let url = format!("mysql://{}", SocketAddr::new(ip, db.port()));
     for _ in 0..10 {
         check(&url).await.unwrap();
     }
@@ -534,7 +488,7 @@ async fn probes_do_not_walk_the_host_toward_max_connect_errors() {
 
     // The behaviour it avoids: 3 greetings left unanswered block the host.
     for _ in 0..3 {
-        let mut s = tokio::net::TcpStream::connect(SocketAddr::new(ip, db.port))
+        let mut s = tokio::net::TcpStream::connect(SocketAddr::new(ip, db.port()))
             .await
             .unwrap();
         let mut buf = [0u8; 128];

@@ -4,8 +4,9 @@
 //! against small fake peers that misbehave.
 //!
 //! Own instances run as the `postgres` OS user on a free port with their
-//! data, socket and log in a temp dir; [`Pg`]'s `Drop` stops them with
-//! `pg_ctl -m immediate` and removes the dir, also when a test fails.
+//! data, socket and log in a temp dir, on the shared server fixture; [`Pg`]'s
+//! `Drop` stops them as `pg_ctl -m immediate` would and removes the dir,
+//! also when a test fails.
 //! The shared server at 127.0.0.1:5432 is only ever connected to.
 
 use std::io::{Read, Write};
@@ -19,7 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::require;
-use crate::support::{Bounded, free_port, have_program, listening, preflight};
+use crate::support::server::Server;
+use crate::support::{Bounded, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:5432";
 
@@ -99,36 +101,26 @@ fn can_run_own() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-/// A throw-away PostgreSQL instance.
+/// A throw-away PostgreSQL instance on the shared fixture: `postgres -D`
+/// runs as the fixture's child (no pg_ctl daemon), so stopping it is a
+/// signal to its group, as `pg_ctl stop -m` sends one.
 struct Pg {
     bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
+    server: Server,
 }
 
 impl Pg {
     /// initdb (trust for the unix socket and 127.0.0.1, unless `hba` says
     /// otherwise for 127.0.0.1), plus `conf` lines. Not started.
     fn init(bin: &Path, conf: &[&str], hba: &[&str]) -> Pg {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!(
-            "preflight-pg-{}-{port}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let server = Server::new("postgres");
+        if is_root() {
+            server.dir.chown_to("postgres");
+        }
         let pg = Pg {
             bin: bin.to_path_buf(),
-            dir,
-            port,
+            server,
         };
-        if is_root() {
-            run_ok(
-                Command::new("chown")
-                    .args(["postgres:postgres"])
-                    .arg(&pg.dir),
-            );
-        }
         run_ok(pg.as_postgres("initdb").args([
             "-D",
             pg.data().to_str().unwrap(),
@@ -138,9 +130,9 @@ impl Pg {
             "postgres",
         ]));
         let mut lines = vec![
-            format!("port = {port}"),
+            format!("port = {}", pg.server.port),
             "listen_addresses = '127.0.0.1'".into(),
-            format!("unix_socket_directories = '{}'", pg.dir.display()),
+            format!("unix_socket_directories = '{}'", pg.dir().display()),
             "fsync = off".into(),
         ];
         lines.extend(conf.iter().map(|s| s.to_string()));
@@ -159,7 +151,7 @@ impl Pg {
     /// A standby with `hot_standby = off` and nothing to stream from: in
     /// recovery, refusing connections with 57P03, for ever. Started.
     fn standby_without_primary(bin: &Path) -> Pg {
-        let pg = Pg::init(bin, &["hot_standby = off"], &[]);
+        let mut pg = Pg::init(bin, &["hot_standby = off"], &[]);
         let signal = pg.data().join("standby.signal");
         std::fs::write(&signal, "").unwrap();
         if is_root() {
@@ -169,20 +161,20 @@ impl Pg {
         pg
     }
 
-    fn data(&self) -> PathBuf {
-        self.dir.join("data")
+    fn dir(&self) -> &Path {
+        &self.server.dir
     }
 
-    fn log_path(&self) -> PathBuf {
-        self.dir.join("log")
+    fn data(&self) -> PathBuf {
+        self.dir().join("data")
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        self.server.log()
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.server.addr()
     }
 
     fn append(&self, file: &str, text: &str) {
@@ -202,24 +194,42 @@ impl Pg {
         }
     }
 
-    fn pg_ctl(&self, args: &[&str]) -> Command {
-        let mut c = self.as_postgres("pg_ctl");
-        c.arg("-D").arg(self.data()).args(args);
-        c
-    }
-
-    /// Start and wait until pg_ctl says started.
-    fn start(&self) {
-        run_ok(&mut self.pg_ctl(&["-l", self.log_path().to_str().unwrap(), "-w", "start"]));
+    /// Start and wait until the postmaster says it is ready (or, for a
+    /// standby, in standby): what `pg_ctl -w start` waits for, the status
+    /// line of `postmaster.pid`.
+    fn start(&mut self) {
+        self.start_no_wait();
+        let pid_file = self.data().join("postmaster.pid");
+        self.server.wait_until("ready", |_| {
+            std::fs::read_to_string(&pid_file).is_ok_and(|s| {
+                s.lines()
+                    .nth(7)
+                    .is_some_and(|l| matches!(l.trim(), "ready" | "standby"))
+            })
+        });
     }
 
     /// Start without waiting: the probe is to find out.
-    fn start_no_wait(&self) {
-        run_ok(&mut self.pg_ctl(&["-l", self.log_path().to_str().unwrap(), "-W", "start"]));
+    fn start_no_wait(&mut self) {
+        let mut cmd = self.as_postgres("postgres");
+        cmd.arg("-D").arg(self.data());
+        self.server.spawn(cmd);
     }
 
-    fn stop(&self, mode: &str, wait: bool) {
-        run_ok(&mut self.pg_ctl(&["-m", mode, if wait { "-w" } else { "-W" }, "stop"]));
+    /// Stop as `pg_ctl stop -m MODE` does (TERM, INT or QUIT to the
+    /// postmaster); with `wait`, until every process is gone.
+    fn stop(&mut self, mode: &str, wait: bool) {
+        let sig = match mode {
+            "smart" => libc::SIGTERM,
+            "fast" => libc::SIGINT,
+            "immediate" => libc::SIGQUIT,
+            _ => panic!("no shutdown mode {mode}"),
+        };
+        if wait {
+            self.server.stop(sig);
+        } else {
+            self.server.signal(sig);
+        }
     }
 
     /// psql over the unix socket (always trust), as superuser.
@@ -227,8 +237,8 @@ impl Pg {
         Command::new(self.bin.join("psql"))
             .args(["-X", "-v", "ON_ERROR_STOP=1", "-At", "-U", "postgres"])
             .arg("-h")
-            .arg(&self.dir)
-            .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
+            .arg(self.dir())
+            .args(["-p", &self.server.port.to_string(), "-d", db, "-c", sql])
             .output()
             .unwrap()
     }
@@ -246,12 +256,9 @@ impl Pg {
 
 impl Drop for Pg {
     fn drop(&mut self) {
-        let _ = self
-            .pg_ctl(&["-m", "immediate", "-w", "stop"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // An immediate shutdown still removes the shared memory; the
+        // fixture then kills whatever is left and removes the directory.
+        self.server.stop(libc::SIGQUIT);
     }
 }
 
@@ -363,7 +370,7 @@ async fn password_logins_md5_scram_cleartext_right_is_ready_wrong_is_fatal() {
         Ok(b) => b,
         Err(e) => return crate::support::skip(&e),
     };
-    let pg = Pg::init(
+    let mut pg = Pg::init(
         &bin,
         &[],
         &[
@@ -380,7 +387,7 @@ async fn password_logins_md5_scram_cleartext_right_is_ready_wrong_is_fatal() {
     assert!(
         pg.sql("SELECT rolpassword LIKE 'md5%' FROM pg_authid WHERE rolname = 'md5user'") == "t"
     );
-    let port = pg.port;
+    let port = pg.server.port;
     for (user, pass, db) in [
         ("md5user", "md5%20p%40ss", "postgres"),
         ("scramuser", "s3cr%3At%2F%40x", "app"),
@@ -427,11 +434,11 @@ async fn probes_leave_no_complaint_in_the_server_log() {
         Err(e) => return crate::support::skip(&e),
     };
     // scram on 127.0.0.1: the probe closes at the password request.
-    let pg = Pg::init(&bin, &[], &["host all all 127.0.0.1/32 scram-sha-256"]);
+    let mut pg = Pg::init(&bin, &[], &["host all all 127.0.0.1/32 scram-sha-256"]);
     pg.start();
     pg.sql("CREATE ROLE app LOGIN PASSWORD 'pw'");
     // trust (initdb's default): the probe logs in and sends Terminate.
-    let trust = Pg::init(&bin, &[], &[]);
+    let mut trust = Pg::init(&bin, &[], &[]);
     trust.start();
     for _ in 0..20 {
         try_once(&probe(&format!("postgres://{}", pg.addr())))
@@ -473,32 +480,13 @@ async fn server_started_after_the_probe_began_is_detected() {
         Ok(b) => b,
         Err(e) => return crate::support::skip(&e),
     };
-    let pg = Pg::init(&bin, &[], &[]);
+    let mut pg = Pg::init(&bin, &[], &[]);
     let p = probe(&format!("postgres://{}", pg.addr()));
     assert!(matches!(try_once(&p).await, Err(ProbeError::Connect(_))));
-    let (data, log) = (pg.data(), pg.log_path());
-    let starter = std::thread::spawn({
-        let ctl = pg.bin.join("pg_ctl");
-        move || {
-            std::thread::sleep(Duration::from_millis(300));
-            let mut c = if is_root() {
-                let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(ctl);
-                c
-            } else {
-                Command::new(ctl)
-            };
-            run_ok(
-                c.arg("-D")
-                    .arg(data)
-                    .arg("-l")
-                    .arg(log)
-                    .args(["-W", "start"]),
-            );
-        }
+    let (seen, ()) = tokio::join!(until_ready(&p, Duration::from_secs(30)), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pg.start_no_wait();
     });
-    let seen = until_ready(&p, Duration::from_secs(30)).await;
-    starter.join().unwrap();
     eprintln!("outcomes in order: {seen:?}");
     assert_eq!(
         seen.first().map(String::as_str),
@@ -546,7 +534,7 @@ async fn too_many_clients_is_not_ready_then_ready_when_a_slot_frees() {
         Ok(b) => b,
         Err(e) => return crate::support::skip(&e),
     };
-    let pg = Pg::init(
+    let mut pg = Pg::init(
         &bin,
         &["max_connections = 2", "superuser_reserved_connections = 0"],
         &[],
@@ -570,7 +558,7 @@ async fn server_stopped_mid_wait_is_shutting_down_then_refused() {
         Ok(b) => b,
         Err(e) => return crate::support::skip(&e),
     };
-    let pg = Pg::init(&bin, &[], &[]);
+    let mut pg = Pg::init(&bin, &[], &[]);
     pg.start();
     let p = probe(&format!("postgres://{}", pg.addr()));
     assert!(try_once(&p).await.is_ok());
@@ -608,7 +596,7 @@ async fn server_stopped_mid_wait_is_shutting_down_then_refused() {
 
 /// Load a server with writes, crash it (`pg_ctl -m immediate`: no checkpoint)
 /// and restart it without waiting. Returns when the restart was issued.
-fn crash_under_load(pg: &Pg) {
+fn crash_under_load(pg: &mut Pg) {
     pg.sql("CREATE TABLE t (id int, v text)");
     pg.sql("INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, 1500000) g");
     pg.stop("immediate", true);
@@ -628,9 +616,9 @@ async fn crash_recovery_tcp_opens_early_the_probe_waits_until_a_query_succeeds()
         Ok(b) => b,
         Err(e) => return crate::support::skip(&e),
     };
-    let pg = Pg::init(&bin, &crash_conf(), &[]);
+    let mut pg = Pg::init(&bin, &crash_conf(), &[]);
     pg.start();
-    crash_under_load(&pg);
+    crash_under_load(&mut pg);
     let url = format!("postgres://postgres@{}/postgres", pg.addr());
     let p = probe(&url);
 
@@ -679,9 +667,9 @@ fn preflight_wait_then_first_query_succeeds_after_crash_recovery() {
         Ok(b) => b,
         Err(e) => return crate::support::skip(&e),
     };
-    let pg = Pg::init(&bin, &crash_conf(), &[]);
+    let mut pg = Pg::init(&bin, &crash_conf(), &[]);
     pg.start();
-    crash_under_load(&pg);
+    crash_under_load(&mut pg);
     let url = format!("postgres://postgres@{}/postgres", pg.addr());
     pg.start_no_wait();
     let t0 = Instant::now();
@@ -821,14 +809,24 @@ async fn a_lock_waiter_that_gives_up_leaves_no_backend_queued_for_the_lock() {
     let held = preflight::probe::postgres::lock(&target, &name)
         .await
         .unwrap();
-    // wait/ drops a future whose deadline passed: here after 500 ms.
-    let r = tokio::time::timeout(
-        Duration::from_millis(500),
-        preflight::probe::postgres::lock(&target, &name),
-    )
-    .await;
-    assert!(r.is_err(), "got a lock that is held");
-    assert_eq!(lock_waiters(key), "1", "the waiter should have been queued");
+    // A second lock call queues behind the first; wait/ drops a future
+    // whose deadline passed: here once the server shows it queued (a
+    // handshake: under load a fixed delay may end before it even connects).
+    let waiter = tokio::spawn({
+        let (target, name) = (target.clone(), name.clone());
+        async move { preflight::probe::postgres::lock(&target, &name).await }
+    });
+    let start = Instant::now();
+    while lock_waiters(key) != "1" {
+        assert!(!waiter.is_finished(), "got a lock that is held");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the waiter was never queued"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    waiter.abort();
+    assert!(waiter.await.unwrap_err().is_cancelled());
     // The abandoned backend notices its client is gone
     // (client_connection_check_interval) and leaves the queue, instead of
     // being granted the lock later for a dead session.

@@ -2,8 +2,7 @@
 //! redis-server instances of the test's own (free port, no persistence
 //! unless the test saves, killed and removed on drop), and fake peers.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use preflight::probe::{Probe, ProbeError};
@@ -12,7 +11,8 @@ use tokio::time::timeout;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
-use crate::support::{free_port, have_program, listening};
+use crate::support::server::Server;
+use crate::support::{have_program, listening};
 
 const SHARED: &str = "127.0.0.1:6379";
 
@@ -23,11 +23,9 @@ async fn check(url: &str) -> Result<(), ProbeError> {
         .unwrap_or_else(|_| panic!("{url}: the probe hung"))
 }
 
-/// A redis-server of the test's own.
+/// A redis-server of the test's own on the shared fixture.
 struct RedisServer {
-    child: Option<Child>,
-    dir: PathBuf,
-    port: u16,
+    server: Server,
     args: Vec<String>,
 }
 
@@ -37,16 +35,12 @@ impl RedisServer {
     }
 
     fn new(extra: &[&str]) -> RedisServer {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!(
-            "preflight-test-redis-{}-{port}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let server = Server::new("redis-server");
+        let port = server.port.to_string();
+        let dir = server.dir.display().to_string();
         let mut args: Vec<String> = [
             "--port",
-            &port.to_string(),
+            &port,
             "--bind",
             "127.0.0.1",
             "--save",
@@ -54,55 +48,35 @@ impl RedisServer {
             "--appendonly",
             "no",
             "--dir",
-            dir.to_str().unwrap(),
+            &dir,
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
-        RedisServer {
-            child: None,
-            dir,
-            port,
-            args,
-        }
+        RedisServer { server, args }
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.server.addr()
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+        let mut cmd = Command::new("redis-server");
+        cmd.args(&self.args);
+        self.server.spawn(cmd);
     }
 
     fn start(extra: &[&str]) -> RedisServer {
         let mut r = RedisServer::new(extra);
         r.spawn();
-        r.wait_listening();
+        r.server.wait_listening();
         r
-    }
-
-    fn wait_listening(&self) {
-        let started = Instant::now();
-        while !listening(&self.addr()) {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "redis did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
     }
 
     fn cli(&self, password: Option<&str>, args: &[&str]) -> String {
         let mut cmd = Command::new("redis-cli");
-        cmd.args(["-p", &self.port.to_string()]);
+        cmd.args(["-p", &self.server.port.to_string()]);
         if let Some(pw) = password {
             cmd.env("REDISCLI_AUTH", pw);
         }
@@ -111,18 +85,9 @@ impl RedisServer {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Crash it: SIGKILL, nothing saved.
     fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.server.stop(libc::SIGKILL);
     }
 }
 
@@ -189,7 +154,7 @@ async fn server_started_after_probing_began_is_noticed() {
         if ok {
             break;
         }
-        if r.child.is_none() {
+        if r.server.pid().is_none() {
             r.spawn();
         }
         assert!(started.elapsed() < Duration::from_secs(20), "{seen:?}");

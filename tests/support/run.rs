@@ -18,7 +18,7 @@ use crate::support::{self, process};
 
 /// How long a test waits for a line or an exit before it calls it a hang.
 /// Generous: the machine running the suite may be busy.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The testkit binary (tests/testkit/main.rs): the programs the init tests
 /// run under preflight.

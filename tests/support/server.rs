@@ -42,9 +42,9 @@ impl Server {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// The file the server's stdout and stderr go to.
+    /// The file the server's stdout and stderr go to (`server.log`).
     pub fn log_path(&self) -> PathBuf {
-        self.dir.join("log")
+        self.dir.join("server.log")
     }
 
     /// Its output so far.
@@ -110,6 +110,13 @@ impl Server {
     /// The pid of the process we started (the group's leader).
     pub fn pid(&self) -> Option<i32> {
         self.child.as_ref().map(|c| c.id() as i32)
+    }
+
+    /// Send `sig` to the whole group; not waiting.
+    pub fn signal(&self, sig: i32) {
+        if let Some(pid) = self.pid() {
+            killpg(pid, sig);
+        }
     }
 
     /// Send `sig` to the whole group, wait for the process we started, then
