@@ -56,11 +56,12 @@ fn check(config: &Config) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let results = runtime.block_on(wait::check_all(&config.targets, config.wait.try_timeout));
+    let targets = config.probe_targets();
+    let results = runtime.block_on(wait::check_all(&targets, config.wait.try_timeout));
     // A lookup or stat stuck in the blocking pool must not hold up the answer.
     runtime.shutdown_timeout(Duration::from_millis(100));
     let mut all_ready = true;
-    for (target, result) in config.targets.iter().zip(results) {
+    for (target, result) in targets.iter().zip(results) {
         match result {
             Ok(()) => info!("{target} is ready"),
             Err(e) => {
@@ -90,7 +91,7 @@ fn wait_phase(config: &Config) -> Result<(), u8> {
             WaitOutcome::Ready
         } else {
             wait::wait_all(
-                &config.targets,
+                &config.probe_targets(),
                 &config.wait,
                 wait::interrupt::terminating(),
             )
@@ -248,7 +249,7 @@ fn lock_phase(config: &Config, target: &Target) -> Result<std::net::TcpStream, u
     let name = &config.lock_name;
     let runtime = runtime()?;
     let result = runtime.block_on(lock::acquire(
-        target,
+        &config.from_env.complete(target),
         name,
         config.wait.timeout,
         wait::interrupt::terminating(),

@@ -16,6 +16,7 @@
 //! ([`compose_wait`]); how one string becomes one value is [`crate::values`].
 
 mod compose_wait;
+mod credentials;
 mod env;
 pub mod secret_files;
 
@@ -25,6 +26,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use credentials::FromEnv;
 pub use env::Env;
 pub use secret_files::{CREDENTIAL_VARS, Expansion, SecretsFromFiles};
 
@@ -87,6 +89,9 @@ pub struct Config {
     pub hook_timeout: Option<Duration>,
     pub lock: Option<Target>,
     pub lock_name: String,
+    /// What the environment adds to the targets and the lock (passwords, CA
+    /// file): see [`FromEnv::complete`].
+    pub from_env: FromEnv,
     pub user: Option<String>,
     pub secrets_from_files: SecretsFromFiles,
     /// The `NAME_FILE` secrets the child gets as `NAME` (those
@@ -146,6 +151,11 @@ fn blame<T>(name: &str, r: Result<T, String>) -> Result<T, ConfigError> {
 }
 
 impl Config {
+    /// The targets as the probes take them: completed by [`FromEnv`].
+    pub fn probe_targets(&self) -> Vec<Target> {
+        self.targets.iter().map(|t| self.from_env.complete(t)).collect()
+    }
+
     /// Build the configuration: `env` is the process environment as it was,
     /// `read_file` reads one `NAME_FILE` secret (`std::fs::read` outside
     /// tests).
@@ -199,6 +209,7 @@ impl Config {
             hook_timeout,
             lock,
             lock_name,
+            from_env: FromEnv::read(env),
             user,
             secrets_from_files,
             child_secrets,
@@ -248,7 +259,6 @@ fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), ConfigE
         let t = target::parse(raw).map_err(|e| ConfigError(format!("{source}: {e}")))?;
         targets.push(t);
     }
-    apply_env_credentials(&mut targets, env)?;
     if mode != Mode::Run && targets.is_empty() {
         let name = if mode == Mode::Wait { "wait" } else { "check" };
         return Err(ConfigError(format!(
@@ -363,14 +373,13 @@ fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), ConfigError> {
     {
         None => None,
         Some((v, name)) => {
-            let mut t = target::parse(v).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+            let t = target::parse(v).map_err(|e| ConfigError(format!("{name}: {e}")))?;
             if !matches!(t.protocol, Protocol::Postgres | Protocol::Mysql) || !v.contains("://") {
                 return Err(ConfigError(format!(
                     "{name}: '{}' is not a postgres:// or mysql:// URL",
                     t.redacted()
                 )));
             }
-            apply_env_credentials(std::slice::from_mut(&mut t), env)?;
             Some(t)
         }
     };
@@ -500,31 +509,6 @@ fn logging(cli: &WaitArgs, env: &Env) -> Result<(String, LogFormat), ConfigError
         }
     };
     Ok((log_filter, log_format))
-}
-
-/// `PREFLIGHT_CA_FILE` for https targets, and credentials from the
-/// environment, for targets whose URL names a user but no password:
-/// `PGPASSWORD` (postgres), `MYSQL_PWD` (mysql), and for redis
-/// `REDISCLI_AUTH` even without a user. Their `NAME_FILE` forms were read
-/// into `env` first ([`secret_files`]).
-fn apply_env_credentials(targets: &mut [Target], env: &Env) -> Result<(), ConfigError> {
-    for t in targets.iter_mut() {
-        if t.tls {
-            t.ca_file = env
-                .non_empty(crate::probe::tls::CA_FILE_VAR)
-                .map(std::path::PathBuf::from);
-        }
-        let var = match t.protocol {
-            Protocol::Postgres if t.user.is_some() => "PGPASSWORD",
-            Protocol::Mysql if t.user.is_some() => "MYSQL_PWD",
-            Protocol::Redis => "REDISCLI_AUTH",
-            _ => continue,
-        };
-        if let Some(p) = env.get(var) {
-            t.set_password_if_missing(crate::secrets::Secret::new(p));
-        }
-    }
-    Ok(())
 }
 
 fn optional_duration(
@@ -703,7 +687,10 @@ mod tests {
     #[test]
     fn passwords_come_from_the_environment_and_never_show() {
         let c = config(&["wait", "postgres://app@db/app"], &[("PGPASSWORD", "pw")]).unwrap();
-        assert_eq!(c.targets[0].password.as_ref().unwrap().expose(), "pw");
+        // The target stays as written; the password is beside it.
+        assert_eq!(c.targets[0].password, None);
+        let t = c.from_env.complete(&c.targets[0]);
+        assert_eq!(t.password.as_ref().unwrap().expose(), "pw");
         let e = config(&["wait", "postgres://app:hunter2@db:0/app"], &[])
             .unwrap_err()
             .0;

@@ -1,0 +1,86 @@
+//! What the environment adds to the targets the user wrote: `PGPASSWORD`,
+//! `MYSQL_PWD`, `REDISCLI_AUTH` (each also as `NAME_FILE`, read into the
+//! environment by [`super::secret_files`]) and `PREFLIGHT_CA_FILE`.
+//!
+//! Kept beside the targets, not written into them: `Config::targets` is what
+//! the command line and variables said, and [`FromEnv::complete`] makes the
+//! target a probe (or the lock) is built from, at the one place that builds
+//! them (`app`).
+
+use std::path::PathBuf;
+
+use super::Env;
+use crate::protocol::Protocol;
+use crate::secrets::Secret;
+use crate::target::Target;
+
+/// Credentials and the extra CA file from the environment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FromEnv {
+    /// `PGPASSWORD`: for postgres URLs that name a user but no password.
+    pub pgpassword: Option<Secret>,
+    /// `MYSQL_PWD`: for mysql URLs that name a user but no password.
+    pub mysql_pwd: Option<Secret>,
+    /// `REDISCLI_AUTH`: for redis URLs without a password, user or not.
+    pub redis_auth: Option<Secret>,
+    /// `PREFLIGHT_CA_FILE`: trusted beside the bundled roots by https.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl FromEnv {
+    pub fn read(env: &Env) -> FromEnv {
+        let secret = |name| env.get(name).map(Secret::new);
+        FromEnv {
+            pgpassword: secret("PGPASSWORD"),
+            mysql_pwd: secret("MYSQL_PWD"),
+            redis_auth: secret("REDISCLI_AUTH"),
+            ca_file: env
+                .non_empty(crate::probe::tls::CA_FILE_VAR)
+                .map(PathBuf::from),
+        }
+    }
+
+    /// `target` with what the environment adds: the CA file for https, the
+    /// password for a URL without one.
+    pub fn complete(&self, target: &Target) -> Target {
+        let mut t = target.clone();
+        if t.tls {
+            t.ca_file = self.ca_file.clone();
+        }
+        let password = match t.protocol {
+            Protocol::Postgres if t.user.is_some() => &self.pgpassword,
+            Protocol::Mysql if t.user.is_some() => &self.mysql_pwd,
+            Protocol::Redis => &self.redis_auth,
+            _ => &None,
+        };
+        if let Some(p) = password {
+            t.set_password_if_missing(p.clone());
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_completes_a_target_without_changing_it() {
+        let env: Env = [("PGPASSWORD", "pw"), ("REDISCLI_AUTH", "r")]
+            .into_iter()
+            .collect();
+        let from_env = FromEnv::read(&env);
+        let written = crate::target::parse("postgres://app@db/app").unwrap();
+        let t = from_env.complete(&written);
+        assert_eq!(t.password.as_ref().map(Secret::expose), Some("pw"));
+        assert_eq!(written.password, None);
+        // Without a user, PGPASSWORD is not used (libpq's user would be
+        // guessed); a password in the URL wins.
+        let t = from_env.complete(&crate::target::parse("postgres://db/app").unwrap());
+        assert_eq!(t.password, None);
+        let t = from_env.complete(&crate::target::parse("redis://:url@r").unwrap());
+        assert_eq!(t.password.as_ref().map(Secret::expose), Some("url"));
+        let t = from_env.complete(&crate::target::parse("redis://r").unwrap());
+        assert_eq!(t.password.as_ref().map(Secret::expose), Some("r"));
+    }
+}
