@@ -290,7 +290,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         .enable_time()
         .build()
         .map_err(|e| {
-            error!("cannot start the async runtime: {e}");
-            exit_code::USAGE
+            error!(
+                "cannot start the async runtime: {}",
+                crate::describe::io_error(&e)
+            );
+            exit_code::INTERNAL
         })
 }

@@ -8,6 +8,10 @@
 //! | 1         | `check`: a target is not ready; `wait`: a target can never be ready     |
 //! |           | (wrong credentials, rejected TLS certificate)                           |
 //! | 2         | bad arguments or configuration: nothing was started                     |
+//! | 125       | preflight itself could not work (its async runtime could not be built:  |
+//! |           | out of file descriptors or memory): nothing was started. Not 2, since   |
+//! |           | the arguments were fine; 125 as `docker run` and `env` use it for their |
+//! |           | own failure, apart from the command's codes                             |
 //! | 124       | waiting (or a hook) timed out                                           |
 //! | 126       | the command or a hook exists but cannot be executed                     |
 //! | 127       | the command or a hook was not found                                     |
@@ -15,8 +19,6 @@
 //!
 //! `--remap-exit FROM:TO` rewrites the command's code last (Java exits 143 on a
 //! clean TERM).
-
-use std::process::ExitCode;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -26,6 +28,8 @@ pub const NOT_READY: u8 = 1;
 pub const USAGE: u8 = 2;
 /// Waiting or a hook ran past its timeout.
 pub const TIMED_OUT: u8 = 124;
+/// preflight's own machinery failed (the async runtime could not be built).
+pub const INTERNAL: u8 = 125;
 /// Found but not executable (EACCES, ENOEXEC, a directory...).
 pub const CANNOT_EXECUTE: u8 = 126;
 /// Not found on `PATH` (ENOENT).
@@ -62,11 +66,6 @@ pub fn for_exec_error(err: &std::io::Error) -> u8 {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => NOT_FOUND,
         _ => CANNOT_EXECUTE,
     }
-}
-
-/// Convert into what `main` returns.
-pub fn exit(code: u8) -> ExitCode {
-    ExitCode::from(code)
 }
 
 #[cfg(test)]

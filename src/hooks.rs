@@ -29,6 +29,7 @@ use tracing::{error, info};
 
 use crate::exit_code::{self, Status};
 use crate::init::{self, InitOptions, Role};
+use crate::values::BadValue;
 
 /// One hook, ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,16 +49,17 @@ impl fmt::Display for Hook {
     }
 }
 
-/// Why the hooks cannot run: the exit code and the one-line message.
+/// Why the hooks cannot run: the bad value, and the exit code it means (2
+/// for a bad `--hooks-dir`, 127/126 for a program not found/not executable).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookError {
     pub code: u8,
-    pub message: String,
+    pub error: BadValue,
 }
 
 impl fmt::Display for HookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        self.error.fmt(f)
     }
 }
 
@@ -83,7 +85,10 @@ pub fn plan(
         if let Err((code, why)) = find_program(program, path) {
             return Err(HookError {
                 code,
-                message: format!("hook '{hook}': '{}' {why}", Path::new(program).display()),
+                error: BadValue::new(format!(
+                    "hook '{hook}': '{}' {why}",
+                    Path::new(program).display()
+                )),
             });
         }
         out.push(hook);
@@ -95,15 +100,15 @@ pub fn plan(
 fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, HookError> {
     let usage = |why: String| HookError {
         code: exit_code::USAGE,
-        message: format!("hooks directory '{}': {why}", dir.display()),
+        error: BadValue::new(format!("hooks directory '{}': {why}", dir.display())),
     };
     let entries = std::fs::read_dir(dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => usage("does not exist".into()),
-        _ => usage(crate::probe::net::describe(&e)),
+        _ => usage(crate::describe::io_error(&e)),
     })?;
     let mut paths = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| usage(crate::probe::net::describe(&e)))?;
+        let entry = entry.map_err(|e| usage(crate::describe::io_error(&e)))?;
         paths.push(entry.path());
     }
     paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
@@ -117,7 +122,7 @@ fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, HookError> {
             Err(e) => info!(
                 "skipping {}: {}",
                 p.display(),
-                crate::probe::net::describe(&e)
+                crate::describe::io_error(&e)
             ),
         }
     }
@@ -186,7 +191,7 @@ pub fn run_all(
                 error!(
                     "hook '{hook}': cannot run '{}': {}",
                     e.program,
-                    crate::probe::net::describe(&e.err)
+                    crate::describe::io_error(&e.err)
                 );
                 return Err(exit_code::for_exec_error(&e.err));
             }
@@ -195,8 +200,8 @@ pub fn run_all(
         if let Some(sig) = ended.terminating_signal {
             info!(
                 "hook '{hook}': {} after {took}; stopped by {}: nothing else starts",
-                describe(ended.status),
-                signal_name(sig)
+                init::describe(ended.status),
+                init::signals::Name(sig)
             );
             return Err(Status::Signaled(sig).code());
         }
@@ -207,27 +212,13 @@ pub fn run_all(
         if !ended.status.success() {
             error!(
                 "hook '{hook}': {} after {took}: the command is not started",
-                describe(ended.status)
+                init::describe(ended.status)
             );
             return Err(ended.status.code());
         }
         info!("hook '{hook}': done in {took}");
     }
     Ok(())
-}
-
-/// `exited with status 3`, `killed by SIGKILL`.
-fn describe(status: Status) -> String {
-    match status {
-        Status::Exited(code) => format!("exited with status {code}"),
-        Status::Signaled(sig) => format!("killed by {}", signal_name(sig)),
-    }
-}
-
-fn signal_name(sig: i32) -> String {
-    nix::sys::signal::Signal::try_from(sig)
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|_| format!("signal {sig}"))
 }
 
 /// A duration for log lines: `850ms`, `12.3s`.
@@ -284,7 +275,7 @@ mod tests {
         let e = plan(None, &hooks, Some(OsStr::new("/bin:/usr/bin"))).unwrap_err();
         assert_eq!(e.code, 127);
         assert_eq!(
-            e.message,
+            e.error.message(),
             "hook 'frobnicate --now': 'frobnicate' not found in PATH"
         );
         let e = plan(
@@ -294,7 +285,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            (e.code, e.message.as_str()),
+            (e.code, e.error.message()),
             (2, "hooks directory '/no/such/dir': does not exist")
         );
     }

@@ -22,6 +22,7 @@
 //! - [`init`]: the synchronous PID-1 core (spawn, forward, reap, shut down);
 //!   its input is [`init::InitOptions`].
 //! - [`logging`]: one line per event on stderr, text or JSON.
+//! - [`describe`]: one way to write an I/O error, bytes as hex (a leaf).
 //! - [`exit_code`]: the exit-code contract; [`app`]: the phases in order.
 //!
 //! # Data flow
@@ -37,6 +38,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod describe;
 pub mod exit_code;
 pub mod hooks;
 pub mod init;

@@ -45,7 +45,7 @@ pub fn resolve(spec: &str) -> Result<Credentials, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
         Err(e) => Err(format!(
             "--user '{spec}': cannot read {path}: {}",
-            crate::probe::net::describe(&e)
+            crate::describe::io_error(&e)
         )),
     };
     resolve_in(

@@ -3,12 +3,63 @@
 //! so `config`, `target` and the rest all build on it without a circle.
 //!
 //! Which string to read (the command line over the environment) is
-//! `config`'s business; what a string means is this module's. Errors are
-//! plain `String`s saying what the value is and what was expected; the caller
-//! names the flag or variable to blame.
+//! `config`'s business; what a string means is this module's. The parsers
+//! say what is wrong with a value as a `String` ("'soon' is not a duration,
+//! expected ..."); the caller names the flag or variable to blame and makes
+//! it a [`BadValue`], preflight's one error type for a bad value.
 
 use std::ffi::OsString;
+use std::fmt;
 use std::time::Duration;
+
+/// A bad argument, variable, target or file: the whole message, naming the
+/// flag or variable, the value (never a secret) and what was expected.
+/// Always one line: control characters a value brought along (a newline in
+/// `--timeout $'1\n2'`) are shown escaped, so one error is one log line.
+/// Its exit code is 2 ([`crate::exit_code::USAGE`]) unless the caller says
+/// otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadValue(String);
+
+impl BadValue {
+    pub fn new(message: impl AsRef<str>) -> BadValue {
+        BadValue(one_line(message.as_ref()))
+    }
+
+    /// `name: what`, the usual shape: `--timeout: 'soon' is not a duration...`.
+    pub fn blame(name: &str, what: impl fmt::Display) -> BadValue {
+        BadValue::new(format!("{name}: {what}"))
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadValue {}
+
+/// `s` with every control character escaped (`\n`, `\t`, `\u{1b}`), on one
+/// line whatever it holds.
+pub fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
 
 /// Parse a duration: `1.5s`, `250ms`, `2m`, `1h30m`, or a bare number of
 /// seconds (as wait-for-it and docker-compose-wait take).
@@ -149,6 +200,16 @@ mod tests {
         assert_eq!(pairs(&["143:0".into()], n), Ok(vec![(143, 0)]));
         assert!(pairs(&["143".into()], n).unwrap_err().contains("FROM:TO"));
         assert!(pairs(&["x:0".into()], n).unwrap_err().contains("'x'"));
+    }
+
+    #[test]
+    fn a_bad_value_is_one_line_whatever_the_value_holds() {
+        let e = BadValue::blame("--timeout", "'1\n2\r\u{1b}[31m' is not a duration");
+        assert_eq!(
+            e.to_string(),
+            "--timeout: '1\\n2\\r\\u{1b}[31m' is not a duration"
+        );
+        assert_eq!(e.to_string().lines().count(), 1);
     }
 
     #[test]

@@ -56,3 +56,21 @@ fn unknown_flags_are_one_line() {
     let e = fails_with_usage(&["--frobnicate", "--", "true"], &[]);
     assert!(e.contains("--frobnicate"), "{e}");
 }
+
+#[test]
+fn a_runtime_that_cannot_start_is_preflights_failure_not_a_usage_error() {
+    // Three descriptors (stdio) and no more: the runtime's epoll cannot open.
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n 3 && exec \"$0\" \"$@\""])
+        .arg(crate::support::bin())
+        .args(["--wait", "127.0.0.1:1", "-t", "1s", "--", "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.contains("cannot start the async runtime"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("os error"), "{stderr}");
+}

@@ -9,14 +9,15 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, Env};
+use super::Env;
+use crate::values::BadValue;
 use crate::values::{parse_duration, split_list};
 
 /// docker-compose-wait's targets, when neither `--wait` nor `PREFLIGHT_WAIT`
 /// gives any: `WAIT_HOSTS` (`host:port` pairs) and `WAIT_PATHS` (absolute
 /// paths that must exist: `file://` targets), each split on commas or
 /// whitespace.
-pub fn targets(env: &Env) -> Result<Vec<(String, &'static str)>, ConfigError> {
+pub fn targets(env: &Env) -> Result<Vec<(String, &'static str)>, BadValue> {
     let mut out: Vec<(String, &'static str)> = env
         .non_empty("WAIT_HOSTS")
         .map(split_list)
@@ -30,7 +31,7 @@ pub fn targets(env: &Env) -> Result<Vec<(String, &'static str)>, ConfigError> {
         .unwrap_or_default()
     {
         if !path.starts_with('/') {
-            return Err(ConfigError(format!(
+            return Err(BadValue::new(format!(
                 "WAIT_PATHS: '{path}' is not an absolute path, like /run/app/ready"
             )));
         }
@@ -46,17 +47,13 @@ pub fn targets(env: &Env) -> Result<Vec<(String, &'static str)>, ConfigError> {
 
 /// The first of `names` that is set, as docker-compose-wait reads it: a number
 /// of seconds (a duration with a unit, like `1500ms`, is accepted too).
-pub fn seconds(
-    env: &Env,
-    names: &[&str],
-    above_zero: bool,
-) -> Result<Option<Duration>, ConfigError> {
+pub fn seconds(env: &Env, names: &[&str], above_zero: bool) -> Result<Option<Duration>, BadValue> {
     let Some((name, v)) = names.iter().find_map(|n| env.non_empty(n).map(|v| (*n, v))) else {
         return Ok(None);
     };
-    let d = parse_duration(v).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+    let d = parse_duration(v).map_err(|e| BadValue::blame(name, e))?;
     if above_zero && d.is_zero() {
-        return Err(ConfigError(format!(
+        return Err(BadValue::new(format!(
             "{name}: '{v}' must be above 0 seconds"
         )));
     }

@@ -6,7 +6,7 @@
 //!
 //! Rules: the command line wins over the environment; a list given on the
 //! command line replaces the one from the environment; every bad value is a
-//! [`ConfigError`] naming the flag or variable, the value (never a secret) and
+//! [`BadValue`] naming the flag or variable, the value (never a secret) and
 //! what was expected. Nothing falls back to a default silently.
 //!
 //! One function per section, in the order [`Config::from_args`] calls them:
@@ -21,7 +21,6 @@ mod env;
 pub mod secret_files;
 
 use std::ffi::OsString;
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,7 +32,9 @@ pub use secret_files::{CREDENTIAL_VARS, Expansion, SecretsFromFiles};
 use crate::cli::{Cli, ModeArgs, WaitArgs};
 use crate::init::InitOptions;
 use crate::target::{self, Protocol, Target};
-use crate::values::{pairs, parse_bool, parse_duration, split_hooks, split_list, split_words};
+use crate::values::{
+    BadValue, pairs, parse_bool, parse_duration, split_hooks, split_list, split_words,
+};
 
 /// What preflight does this time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,24 +111,6 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
-/// A bad argument or variable: `Display` is the whole one-line message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl From<target::TargetError> for ConfigError {
-    fn from(e: target::TargetError) -> Self {
-        ConfigError(e.to_string())
-    }
-}
-
 /// Where a value came from, for error messages: `--timeout` or
 /// `PREFLIGHT_TIMEOUT`.
 struct Source<'a> {
@@ -146,14 +129,17 @@ impl Source<'_> {
 }
 
 /// `--flag` / `VAR` → the value, or the error blaming the one that was used.
-fn blame<T>(name: &str, r: Result<T, String>) -> Result<T, ConfigError> {
-    r.map_err(|e| ConfigError(format!("{name}: {e}")))
+fn blame<T>(name: &str, r: Result<T, String>) -> Result<T, BadValue> {
+    r.map_err(|e| BadValue::blame(name, e))
 }
 
 impl Config {
     /// The targets as the probes take them: completed by [`FromEnv`].
     pub fn probe_targets(&self) -> Vec<Target> {
-        self.targets.iter().map(|t| self.from_env.complete(t)).collect()
+        self.targets
+            .iter()
+            .map(|t| self.from_env.complete(t))
+            .collect()
     }
 
     /// Build the configuration: `env` is the process environment as it was,
@@ -163,7 +149,7 @@ impl Config {
         cli: Cli,
         env: &Env,
         read_file: impl Fn(&Path) -> io::Result<Vec<u8>>,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<Config, BadValue> {
         // `NAME_FILE` secrets first: the rest is read from the environment
         // they complete (`PGPASSWORD_FILE` for the probes,
         // `PREFLIGHT_LOCK_FILE`...).
@@ -187,12 +173,12 @@ impl Config {
             && hooks_dir.is_none()
             && targets.is_empty()
         {
-            return Err(ConfigError(
-                "nothing to do: expected a COMMAND (after --, or in PREFLIGHT_COMMAND), --wait TARGET or --hook; see --help".into(),
+            return Err(BadValue::new(
+                "nothing to do: expected a COMMAND (after --, or in PREFLIGHT_COMMAND), --wait TARGET or --hook; see --help",
             ));
         }
         if mode != Mode::Run && !cli.command.is_empty() {
-            return Err(ConfigError(format!(
+            return Err(BadValue::new(format!(
                 "unexpected COMMAND with '{}': it only waits or checks",
                 if mode == Mode::Wait { "wait" } else { "check" }
             )));
@@ -225,7 +211,7 @@ impl Config {
 
 /// The mode, and its targets: the command line replaces the environment's
 /// list (`PREFLIGHT_WAIT`, else docker-compose-wait's).
-fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), ConfigError> {
+fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), BadValue> {
     let (mode, mode_targets) = match &cli.mode {
         None => (Mode::Run, &[][..]),
         Some(ModeArgs::Wait { targets }) => (Mode::Wait, &targets[..]),
@@ -256,12 +242,12 @@ fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), ConfigE
     };
     let mut targets = Vec::with_capacity(raw_targets.len());
     for (raw, source) in &raw_targets {
-        let t = target::parse(raw).map_err(|e| ConfigError(format!("{source}: {e}")))?;
+        let t = target::parse(raw).map_err(|e| BadValue::blame(source, e))?;
         targets.push(t);
     }
     if mode != Mode::Run && targets.is_empty() {
         let name = if mode == Mode::Wait { "wait" } else { "check" };
-        return Err(ConfigError(format!(
+        return Err(BadValue::new(format!(
             "{name}: expected at least one TARGET, like 'preflight {name} db:5432'"
         )));
     }
@@ -270,7 +256,7 @@ fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), ConfigE
 
 /// Timeouts, the fixed interval, `--on-timeout`, and docker-compose-wait's
 /// sleeps before and after.
-fn wait_policy(cli: &WaitArgs, env: &Env) -> Result<(WaitPolicy, Duration, Duration), ConfigError> {
+fn wait_policy(cli: &WaitArgs, env: &Env) -> Result<(WaitPolicy, Duration, Duration), BadValue> {
     // 0 on the command line or in PREFLIGHT_TIMEOUT: wait for ever.
     let timeout = match (Source {
         flag: "--timeout",
@@ -296,8 +282,8 @@ fn wait_policy(cli: &WaitArgs, env: &Env) -> Result<(WaitPolicy, Duration, Durat
         env,
     )? {
         Some(d) if d.is_zero() => {
-            return Err(ConfigError(
-                "--try-timeout: expected a duration above 0, like 2s".into(),
+            return Err(BadValue::new(
+                "--try-timeout: expected a duration above 0, like 2s",
             ));
         }
         Some(d) => d,
@@ -319,7 +305,7 @@ fn wait_policy(cli: &WaitArgs, env: &Env) -> Result<(WaitPolicy, Duration, Durat
         Some(("fail", _)) => OnTimeout::Fail,
         Some(("continue", _)) => OnTimeout::Continue,
         Some((v, name)) => {
-            return Err(ConfigError(format!(
+            return Err(BadValue::new(format!(
                 "{name}: '{v}' is not one of: fail, continue"
             )));
         }
@@ -336,7 +322,7 @@ fn wait_policy(cli: &WaitArgs, env: &Env) -> Result<(WaitPolicy, Duration, Durat
 type HooksSection = (Vec<Vec<OsString>>, Option<PathBuf>, Option<Duration>);
 
 /// `--hook`s (split into words), `--hooks-dir`, `--hook-timeout`.
-fn hooks(cli: &Cli, env: &Env) -> Result<HooksSection, ConfigError> {
+fn hooks(cli: &Cli, env: &Env) -> Result<HooksSection, BadValue> {
     let (raw, source): (Vec<String>, &str) = if !cli.hooks.is_empty() {
         (cli.hooks.clone(), "--hook")
     } else {
@@ -364,7 +350,7 @@ fn hooks(cli: &Cli, env: &Env) -> Result<HooksSection, ConfigError> {
 }
 
 /// `--lock` (a postgres:// or mysql:// URL) and `--lock-name`.
-fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), ConfigError> {
+fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), BadValue> {
     let lock = match (Source {
         flag: "--lock",
         var: "PREFLIGHT_LOCK",
@@ -373,9 +359,9 @@ fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), ConfigError> {
     {
         None => None,
         Some((v, name)) => {
-            let t = target::parse(v).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+            let t = target::parse(v).map_err(|e| BadValue::blame(&name, e))?;
             if !matches!(t.protocol, Protocol::Postgres | Protocol::Mysql) || !v.contains("://") {
-                return Err(ConfigError(format!(
+                return Err(BadValue::new(format!(
                     "{name}: '{}' is not a postgres:// or mysql:// URL",
                     t.redacted()
                 )));
@@ -391,7 +377,7 @@ fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), ConfigError> {
     {
         None => DEFAULT_LOCK_NAME.to_string(),
         Some((v, name)) if v.trim().is_empty() || v.chars().count() > MAX_LOCK_NAME => {
-            return Err(ConfigError(format!(
+            return Err(BadValue::new(format!(
                 "{name}: '{v}' is not a lock name, expected 1 to {MAX_LOCK_NAME} characters"
             )));
         }
@@ -401,7 +387,7 @@ fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), ConfigError> {
 }
 
 /// The command: after `--`, else `PREFLIGHT_COMMAND` split like a shell.
-fn command(cli: &Cli, env: &Env) -> Result<Option<Vec<OsString>>, ConfigError> {
+fn command(cli: &Cli, env: &Env) -> Result<Option<Vec<OsString>>, BadValue> {
     Ok(if !cli.command.is_empty() {
         Some(cli.command.clone())
     } else if let Some(c) = env.non_empty("PREFLIGHT_COMMAND") {
@@ -412,7 +398,7 @@ fn command(cli: &Cli, env: &Env) -> Result<Option<Vec<OsString>>, ConfigError> {
 }
 
 /// How the command and hooks are run and supervised.
-fn init_options(cli: &Cli, env: &Env) -> Result<InitOptions, ConfigError> {
+fn init_options(cli: &Cli, env: &Env) -> Result<InitOptions, BadValue> {
     let exit_code = |s: &str| {
         s.parse::<u8>()
             .map(i32::from)
@@ -469,7 +455,7 @@ fn init_options(cli: &Cli, env: &Env) -> Result<InitOptions, ConfigError> {
 }
 
 /// `-v`/`-q` or `PREFLIGHT_LOG`, and `--log-format`.
-fn logging(cli: &WaitArgs, env: &Env) -> Result<(String, LogFormat), ConfigError> {
+fn logging(cli: &WaitArgs, env: &Env) -> Result<(String, LogFormat), BadValue> {
     let base = match (cli.verbose, cli.quiet) {
         (0, 0) => None,
         (v, 0) if v >= 2 => Some("trace"),
@@ -477,8 +463,8 @@ fn logging(cli: &WaitArgs, env: &Env) -> Result<(String, LogFormat), ConfigError
         (0, 1) => Some("warn"),
         (0, _) => Some("error"),
         _ => {
-            return Err(ConfigError(
-                "-v and -q: expected one or the other, not both".into(),
+            return Err(BadValue::new(
+                "-v and -q: expected one or the other, not both",
             ));
         }
     };
@@ -490,7 +476,7 @@ fn logging(cli: &WaitArgs, env: &Env) -> Result<(String, LogFormat), ConfigError
         .parse::<tracing_subscriber::filter::Targets>()
         .is_err()
     {
-        return Err(ConfigError(format!(
+        return Err(BadValue::new(format!(
             "PREFLIGHT_LOG: '{log_filter}' is not a log filter, expected a level (error, warn, info, debug, trace) or target=level,..."
         )));
     }
@@ -503,7 +489,7 @@ fn logging(cli: &WaitArgs, env: &Env) -> Result<(String, LogFormat), ConfigError
         None | Some(("text", _)) => LogFormat::Text,
         Some(("json", _)) => LogFormat::Json,
         Some((v, name)) => {
-            return Err(ConfigError(format!(
+            return Err(BadValue::new(format!(
                 "{name}: '{v}' is not one of: text, json"
             )));
         }
@@ -515,7 +501,7 @@ fn optional_duration(
     src: Source,
     cli: Option<&str>,
     env: &Env,
-) -> Result<Option<Duration>, ConfigError> {
+) -> Result<Option<Duration>, BadValue> {
     match src.pick(cli, env) {
         None => Ok(None),
         Some((v, name)) => blame(&name, parse_duration(v)).map(Some),
@@ -523,14 +509,14 @@ fn optional_duration(
 }
 
 /// A boolean flag: set on the command line, or by its variable.
-fn flag(cli: bool, var: &str, env: &Env) -> Result<bool, ConfigError> {
+fn flag(cli: bool, var: &str, env: &Env) -> Result<bool, BadValue> {
     if cli {
         return Ok(true);
     }
     match env.non_empty(var) {
         None => Ok(false),
         Some(v) => parse_bool(v).ok_or_else(|| {
-            ConfigError(format!(
+            BadValue::new(format!(
                 "{var}: '{v}' is not one of: 1, 0, true, false, yes, no, on, off"
             ))
         }),
@@ -544,7 +530,7 @@ fn list_of_pairs(
     var: &str,
     env: &Env,
     item: impl Fn(&str) -> Result<i32, String>,
-) -> Result<Vec<(i32, i32)>, ConfigError> {
+) -> Result<Vec<(i32, i32)>, BadValue> {
     let (raw, name): (Vec<String>, &str) = if !cli.is_empty() {
         (cli.iter().flat_map(|s| split_list(s)).collect(), flag)
     } else {
@@ -558,9 +544,9 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, BadValue> {
         let cli = Cli::try_parse_from(std::iter::once("preflight").chain(args.iter().copied()))
-            .map_err(|e| ConfigError(e.to_string()))?;
+            .map_err(|e| BadValue::new(e.to_string()))?;
         Config::from_args(cli, &env.iter().map(|(k, v)| (*k, *v)).collect(), no_files)
     }
 
@@ -616,7 +602,7 @@ mod tests {
         assert!(
             config(&["wait"], &[])
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("at least one TARGET")
         );
     }
@@ -630,11 +616,11 @@ mod tests {
         assert!(parse_duration("-32").is_err());
         let e = config(&["--timeout", "soon", "--", "true"], &[])
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.starts_with("--timeout: 'soon'"), "{e}");
         let e = config(&["--", "true"], &[("PREFLIGHT_TIMEOUT", "-32")])
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.starts_with("PREFLIGHT_TIMEOUT: '-32'"), "{e}");
         assert_eq!(
             config(&["-t", "0", "--", "true"], &[])
@@ -666,7 +652,7 @@ mod tests {
     fn booleans_and_lists_from_the_environment_are_strict() {
         let e = config(&["--", "true"], &[("PREFLIGHT_SINGLE_CHILD", "maybe")])
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("PREFLIGHT_SINGLE_CHILD: 'maybe'"), "{e}");
         let c = config(
             &["--", "true"],
@@ -680,7 +666,7 @@ mod tests {
         assert_eq!(c.init.remap_exit, vec![(143, 0)]);
         let e = config(&["--remap-exit", "143", "--", "true"], &[])
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("FROM:TO"), "{e}");
     }
 
@@ -693,7 +679,7 @@ mod tests {
         assert_eq!(t.password.as_ref().unwrap().expose(), "pw");
         let e = config(&["wait", "postgres://app:hunter2@db:0/app"], &[])
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(!e.contains("hunter2") && e.contains("***"), "{e}");
     }
 
@@ -787,7 +773,9 @@ mod tests {
             ("WAIT_PATHS", "relative/file", "WAIT_PATHS: 'relative/file'"),
             ("WAIT_HOSTS", "db", "WAIT_HOSTS: invalid target 'db'"),
         ] {
-            let e = config(&["--", "true"], &[(var, value)]).unwrap_err().0;
+            let e = config(&["--", "true"], &[(var, value)])
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with(expected), "{var}={value}: {e}");
         }
     }
@@ -808,11 +796,11 @@ mod tests {
             &[],
         )
         .unwrap_err()
-        .0;
+        .to_string();
         assert!(e.starts_with("--lock-name: 'xxx"), "{e}");
         let e = config(&["--lock", "redis://db", "--", "true"], &[])
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("not a postgres:// or mysql:// URL"), "{e}");
     }
 

@@ -25,8 +25,9 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, Env, Source};
+use super::{Env, Source};
 use crate::secrets::Secret;
+use crate::values::BadValue;
 use crate::values::{is_variable_name, parse_bool, split_list};
 
 /// Which `NAME_FILE` variables become `NAME` (`--secrets-from-files`).
@@ -60,7 +61,7 @@ pub const CREDENTIAL_VARS: [&str; 3] = ["PGPASSWORD", "MYSQL_PWD", "REDISCLI_AUT
 
 /// `--secrets-from-files` / `PREFLIGHT_SECRETS_FROM_FILES`: `on` (also true,
 /// yes, 1), `off` (false, no, 0), or a list of NAMEs.
-pub fn which(cli: Option<&str>, env: &Env) -> Result<SecretsFromFiles, ConfigError> {
+pub fn which(cli: Option<&str>, env: &Env) -> Result<SecretsFromFiles, BadValue> {
     let src = Source {
         flag: "--secrets-from-files",
         var: "PREFLIGHT_SECRETS_FROM_FILES",
@@ -77,7 +78,7 @@ pub fn which(cli: Option<&str>, env: &Env) -> Result<SecretsFromFiles, ConfigErr
     }
     let names = split_list(v);
     match names.iter().find(|n| !is_variable_name(n)) {
-        Some(bad) => Err(ConfigError(format!(
+        Some(bad) => Err(BadValue::new(format!(
             "{name}: '{bad}' is not one of: on, off, or a list of variable NAMEs (whose NAME_FILE is read)"
         ))),
         None => Ok(SecretsFromFiles::Only(names)),
@@ -101,7 +102,7 @@ impl FileVar {
 
 /// The `NAME_FILE` variables of `env` that `which` covers, in name order;
 /// an error if one of them has its `NAME` set too.
-pub fn plan(env: &Env, which: &SecretsFromFiles) -> Result<Vec<FileVar>, ConfigError> {
+pub fn plan(env: &Env, which: &SecretsFromFiles) -> Result<Vec<FileVar>, BadValue> {
     let mut out = Vec::new();
     for (key, value) in env.iter() {
         let Some(name) = key.strip_suffix("_FILE") else {
@@ -111,7 +112,7 @@ pub fn plan(env: &Env, which: &SecretsFromFiles) -> Result<Vec<FileVar>, ConfigE
             continue;
         }
         if env.non_empty(name).is_some() {
-            return Err(ConfigError(format!(
+            return Err(BadValue::new(format!(
                 "{name} and {key} are both set: expected one or the other"
             )));
         }
@@ -187,7 +188,7 @@ pub fn read(
     env: &Env,
     which: &SecretsFromFiles,
     read_file: impl Fn(&Path) -> io::Result<Vec<u8>>,
-) -> Result<Expansion, ConfigError> {
+) -> Result<Expansion, BadValue> {
     read_with(env, &with_credentials(which), read_file)
 }
 
@@ -213,21 +214,21 @@ pub fn read_with(
     env: &Env,
     which: &SecretsFromFiles,
     read_file: impl Fn(&Path) -> io::Result<Vec<u8>>,
-) -> Result<Expansion, ConfigError> {
+) -> Result<Expansion, BadValue> {
     let mut out = Expansion::default();
     for var in plan(env, which)? {
         let blame = || format!("{} ('{}')", var.file_var(), var.path.display());
         let bytes = read_file(&var.path).map_err(|e| {
-            ConfigError(format!(
+            BadValue::new(format!(
                 "{}: cannot read the secret file: {}",
                 blame(),
-                crate::probe::net::describe(&e)
+                crate::describe::io_error(&e)
             ))
         })?;
         let mut text = String::from_utf8(bytes)
-            .map_err(|_| ConfigError(format!("{}: the file is not UTF-8 text", blame())))?;
+            .map_err(|_| BadValue::new(format!("{}: the file is not UTF-8 text", blame())))?;
         if text.contains('\0') {
-            return Err(ConfigError(format!(
+            return Err(BadValue::new(format!(
                 "{}: the file holds a NUL byte, which no environment variable can",
                 blame()
             )));
@@ -277,7 +278,7 @@ mod tests {
                 "SECRET_KEY".into()
             ]))
         );
-        let e = pick(Some("maybe?"), &[]).unwrap_err().0;
+        let e = pick(Some("maybe?"), &[]).unwrap_err().to_string();
         assert!(e.starts_with("--secrets-from-files: 'maybe?'"), "{e}");
     }
 
@@ -324,7 +325,9 @@ mod tests {
             ("DB_PASSWORD", "x"),
             ("DB_PASSWORD_FILE", "/run/secrets/db"),
         ]);
-        let err = read_with(&e, &SecretsFromFiles::All, files).unwrap_err().0;
+        let err = read_with(&e, &SecretsFromFiles::All, files)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("DB_PASSWORD and DB_PASSWORD_FILE are both set"),
             "{err}"
@@ -337,13 +340,17 @@ mod tests {
     #[test]
     fn an_unreadable_file_names_the_variable_and_path_never_the_contents() {
         let e = env(&[("API_KEY_FILE", "/run/secrets/missing")]);
-        let err = read_with(&e, &SecretsFromFiles::All, files).unwrap_err().0;
+        let err = read_with(&e, &SecretsFromFiles::All, files)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("API_KEY_FILE ('/run/secrets/missing'): cannot read"),
             "{err}"
         );
         let e = env(&[("API_KEY_FILE", "/run/secrets/binary")]);
-        let err = read_with(&e, &SecretsFromFiles::All, files).unwrap_err().0;
+        let err = read_with(&e, &SecretsFromFiles::All, files)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not UTF-8"), "{err}");
         let x = read_with(
             &env(&[("K_FILE", "/run/secrets/db")]),

@@ -53,6 +53,15 @@ use crate::user::Credentials;
 
 pub use options::InitOptions;
 
+/// How a child ended, for log lines: `exited with status 3`, `killed by
+/// SIGTERM`, `killed by SIGRTMIN+3`.
+pub fn describe(status: Status) -> String {
+    match status {
+        Status::Exited(code) => format!("exited with status {code}"),
+        Status::Signaled(sig) => format!("killed by {}", signals::Name(sig)),
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Command {
@@ -232,4 +241,22 @@ fn credentials(cmd: &Command) -> Option<(libc::uid_t, libc::gid_t, Vec<libc::gid
     cmd.credentials
         .as_ref()
         .map(|c| (c.uid, c.gid, c.groups.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_end_reads_with_the_signal_name_real_time_ones_too() {
+        assert_eq!(describe(Status::Exited(3)), "exited with status 3");
+        assert_eq!(
+            describe(Status::Signaled(libc::SIGKILL)),
+            "killed by SIGKILL"
+        );
+        assert_eq!(
+            describe(Status::Signaled(libc::SIGRTMIN() + 3)),
+            "killed by SIGRTMIN+3"
+        );
+    }
 }

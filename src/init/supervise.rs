@@ -129,7 +129,7 @@ impl<'a> Supervisor<'a> {
                 Role::Main => {
                     info!(
                         "command ended ({}); stopping what it left: TERM, KILL after {}",
-                        describe(status),
+                        super::describe(status),
                         humantime::format_duration(self.opts.grace)
                     );
                     self.stage = Some(Stage::Term);
@@ -318,11 +318,4 @@ fn children() -> Vec<i32> {
         }
     }
     out
-}
-
-fn describe(status: Status) -> String {
-    match status {
-        Status::Exited(code) => format!("exit {code}"),
-        Status::Signaled(sig) => format!("killed by {}", Name(sig)),
-    }
 }
