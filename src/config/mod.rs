@@ -472,9 +472,18 @@ fn logging(cli: &WaitArgs, env: &Env) -> Result<(String, LogFormat), BadValue> {
         Some(level) => level.to_string(),
         None => env.non_empty("PREFLIGHT_LOG").unwrap_or("info").to_string(),
     };
-    if log_filter
-        .parse::<tracing_subscriber::filter::Targets>()
-        .is_err()
+    // A bare word is a level; tracing would take `verbose` for a module
+    // name and quietly log nothing at all.
+    let bare_non_level = log_filter.split(',').any(|d| {
+        !d.contains('=')
+            && d.trim()
+                .parse::<tracing::level_filters::LevelFilter>()
+                .is_err()
+    });
+    if bare_non_level
+        || log_filter
+            .parse::<tracing_subscriber::filter::Targets>()
+            .is_err()
     {
         return Err(BadValue::new(format!(
             "PREFLIGHT_LOG: '{log_filter}' is not a log filter, expected a level (error, warn, info, debug, trace) or target=level,..."
