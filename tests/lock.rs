@@ -161,3 +161,52 @@ fn the_mysql_lock_socket_never_reaches_a_hook_or_the_command() {
     require!(listening("127.0.0.1:3306"), "no MariaDB on 127.0.0.1:3306");
     the_lock_socket_never_leaks(MYSQL);
 }
+
+/// `PREFLIGHT_LOCK_FILE` (a URL with a password, as a secret) counts when
+/// `--secrets-from-files` covers `PREFLIGHT_LOCK`, and only then; the
+/// password never shows, and the file variable does not reach the hook.
+#[test]
+fn the_lock_url_can_come_from_preflight_lock_file() {
+    require!(
+        listening("127.0.0.1:5432"),
+        "no PostgreSQL on 127.0.0.1:5432"
+    );
+    let dir = TempDir::new();
+    let file = dir.join("lock-url");
+    // Trust on the shared server: the password is never asked for.
+    fs::write(
+        &file,
+        "postgres://postgres:n0t-pr1nted@127.0.0.1:5432/postgres\n",
+    )
+    .unwrap();
+    let name = lock_name("from-file");
+    let hook = "sh -c 'echo \"hook [${PREFLIGHT_LOCK_FILE-unset}]\"'";
+    let run = |switch: &[&str]| {
+        preflight()
+            .args(switch)
+            .args(["--lock-name", &name, "--hook", hook])
+            .env("PREFLIGHT_LOCK_FILE", &file)
+            .bounded_output()
+    };
+    let out = run(&["--secrets-from-files", "PREFLIGHT_LOCK"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "lock '{name}' taken on postgres://postgres:***@127.0.0.1:5432/postgres"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("lock '{name}' released")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("n0t-pr1nted"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hook [unset]\n");
+
+    // Off (the default): the file variable is just a variable.
+    let out = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("lock '"), "{stderr}");
+}

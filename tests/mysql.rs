@@ -16,7 +16,7 @@ use tokio::time::timeout;
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::server::Server;
-use crate::support::{have_program, listening};
+use crate::support::{Bounded, TempDir, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:3306";
 
@@ -175,7 +175,11 @@ struct ThrowawayUser(String);
 
 impl ThrowawayUser {
     fn create(password: &str) -> ThrowawayUser {
-        let name = format!("preflight_t{}", std::process::id());
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        // One per test, also when tests run at once.
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let name = format!("preflight_t{}_{n}", std::process::id());
         shared_sql(&format!(
             "DROP USER IF EXISTS '{name}'@'127.0.0.1'; \
              CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{password}'; \
@@ -212,6 +216,39 @@ async fn native_password_login_and_wrong_password_is_fatal() {
     }
     // Without credentials the same access-denied answer means "up".
     check(&format!("mysql://{SHARED}")).await.unwrap();
+}
+
+/// A URL that names a user but no password takes it from `MYSQL_PWD`, or
+/// from the file `MYSQL_PWD_FILE` names (one trailing newline dropped);
+/// it never shows in the output.
+#[test]
+fn mysql_pwd_or_its_file_gives_the_password_a_url_leaves_out() {
+    require!(shared_available(), "no MariaDB on {SHARED}");
+    let user = ThrowawayUser::create("s3cret pw");
+    let url = format!("mysql://{}@{SHARED}/test", user.0);
+    let dir = TempDir::new();
+    let file = dir.join("pwd");
+    std::fs::write(&file, "s3cret pw\n").unwrap();
+    let file = file.to_str().unwrap();
+    let check = |env: &[(&str, &str)]| {
+        let out = preflight()
+            .args(["check", &url])
+            .envs(env.iter().copied())
+            .bounded_output();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!stderr.contains("s3cret"), "{stderr}");
+        (out.status.code(), stderr)
+    };
+    let (code, stderr) = check(&[("MYSQL_PWD", "s3cret pw")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = check(&[("MYSQL_PWD_FILE", file)]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // Without it, or wrong, the account is refused.
+    for env in [&[][..], &[("MYSQL_PWD", "s3cret")][..]] {
+        let (code, stderr) = check(env);
+        assert_eq!(code, Some(1), "{env:?}: {stderr}");
+        assert!(stderr.contains("1045"), "{env:?}: {stderr}");
+    }
 }
 
 // ---- --lock ----

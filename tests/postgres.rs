@@ -333,6 +333,30 @@ async fn shared_server_is_ready_without_credentials() {
     assert!(try_once(&probe(SHARED)).await.is_ok());
 }
 
+/// `postgresql://`, libpq's other spelling, is the same probe: ready on
+/// PostgreSQL, and not on a port where something else answers (a plain
+/// connect would call Redis ready).
+#[test]
+fn postgresql_scheme_is_the_postgres_probe() {
+    require!(listening(SHARED), "no PostgreSQL listening on {SHARED}");
+    let url = "postgresql://postgres@127.0.0.1:5432/postgres";
+    let out = preflight().args(["check", url]).bounded_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("{url} is ready")), "{stderr}");
+    require!(listening("127.0.0.1:6379"), "no Redis on 127.0.0.1:6379");
+    let out = preflight()
+        .args([
+            "check",
+            "postgresql://127.0.0.1:6379",
+            "--try-timeout",
+            "5s",
+        ])
+        .bounded_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+}
+
 #[tokio::test]
 async fn shared_server_trust_login_runs_select_1() {
     require!(listening(SHARED), "no PostgreSQL listening on {SHARED}");

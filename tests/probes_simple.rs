@@ -7,7 +7,7 @@ use preflight::probe::tcp::Tcp;
 use preflight::probe::unix::Unix;
 use preflight::target;
 
-use crate::support::TempDir;
+use crate::support::{Bounded, TempDir, preflight};
 
 fn tcp(s: &str) -> Tcp {
     Tcp::new(&target::parse(s).unwrap())
@@ -20,6 +20,25 @@ async fn tcp_is_ready_when_the_port_accepts() {
     tcp(&format!("tcp://{addr}")).check().await.unwrap();
     // The probe connected for real: the listener has it in its backlog.
     listener.accept().await.unwrap();
+}
+
+/// IPv6 as users write it: the address in brackets, through the binary.
+#[test]
+fn tcp_over_ipv6_is_ready_when_the_port_accepts_and_not_when_refused() {
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        return crate::support::skip("no IPv6 loopback here");
+    };
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("tcp://[::1]:{port}");
+    let out = preflight().args(["check", &url]).bounded_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("{url} is ready")), "{stderr}");
+    drop(listener);
+    let out = preflight().args(["check", &url]).bounded_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("connection refused"), "{stderr}");
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use tokio::time::timeout;
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::server::Server;
-use crate::support::{have_program, listening};
+use crate::support::{Bounded, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:6379";
 
@@ -99,6 +99,19 @@ async fn ready_answers_pong() {
     check(&format!("redis://{SHARED}")).await.unwrap();
     check(SHARED).await.unwrap();
     check(&format!("redis://{SHARED}/3")).await.unwrap();
+}
+
+/// IPv6 as users write it, through the binary: the shared Redis listens on
+/// [::1] too.
+#[test]
+fn ready_over_ipv6() {
+    require!(listening("[::1]:6379"), "no Redis on [::1]:6379");
+    let out = preflight()
+        .args(["check", "redis://[::1]:6379/0"])
+        .bounded_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("redis://[::1]:6379/0 is ready"), "{stderr}");
 }
 
 #[tokio::test]

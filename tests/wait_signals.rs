@@ -39,3 +39,27 @@ fn a_terminating_signal_while_waiting_exits_128_plus_n_and_starts_nothing() {
         assert!(!marker.exists(), "{name}: the command was started");
     }
 }
+
+#[test]
+fn term_during_wait_before_or_wait_after_exits_143_and_starts_nothing() {
+    for (var, targets) in [("WAIT_BEFORE", &[][..]), ("WAIT_AFTER", &["file:///"][..])] {
+        let dir = TempDir::new();
+        let marker = dir.join("started");
+        let mut cmd = preflight();
+        for t in targets {
+            cmd.args(["--wait", t]);
+        }
+        cmd.args(["--", "touch"]).arg(&marker).env(var, "60");
+        let mut run = Run::spawn(As::Plain, cmd);
+        run.expect(&format!("sleeping 60.0s ({var})"));
+        run.signal(libc::SIGTERM);
+        let (status, _) = run.finish();
+        assert_eq!(
+            status.code(),
+            Some(128 + libc::SIGTERM),
+            "{var}: {}",
+            run.stderr()
+        );
+        assert!(!marker.exists(), "{var}: the command was started");
+    }
+}
