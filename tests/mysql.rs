@@ -8,7 +8,8 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use preflight::probe::{Probe, ProbeError, mysql};
+use preflight::lock::mysql;
+use preflight::probe::{Probe, ProbeError};
 use preflight::target::{Target, parse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;

@@ -740,7 +740,7 @@ async fn lock_is_granted_to_the_second_only_after_the_first_socket_is_dropped() 
     let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
     // A name of its own, so parallel runs of other tests cannot interfere.
     let name = format!("preflight-test-{}", std::process::id());
-    let first = preflight::probe::postgres::lock(&target, &name)
+    let first = preflight::lock::postgres::lock(&target, &name)
         .await
         .unwrap();
 
@@ -748,7 +748,7 @@ async fn lock_is_granted_to_the_second_only_after_the_first_socket_is_dropped() 
     let second = tokio::spawn({
         let (target, name) = (target.clone(), name.clone());
         async move {
-            let got = preflight::probe::postgres::lock(&target, &name).await;
+            let got = preflight::lock::postgres::lock(&target, &name).await;
             let _ = tx.send(Instant::now());
             got
         }
@@ -776,7 +776,7 @@ async fn lock_is_granted_to_the_second_only_after_the_first_socket_is_dropped() 
         fd.contains(FdFlag::FD_CLOEXEC),
         "the lock socket must not leak into hooks"
     );
-    let key = preflight::probe::postgres::lock_key(&name);
+    let key = preflight::lock::postgres::lock_key(&name);
     let held = Command::new("psql")
         .args([
             "-X",
@@ -829,8 +829,8 @@ async fn a_lock_waiter_that_gives_up_leaves_no_backend_queued_for_the_lock() {
     require!(have_program("psql"), "no psql on PATH");
     let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
     let name = format!("preflight-test-abandon-{}", std::process::id());
-    let key = preflight::probe::postgres::lock_key(&name);
-    let held = preflight::probe::postgres::lock(&target, &name)
+    let key = preflight::lock::postgres::lock_key(&name);
+    let held = preflight::lock::postgres::lock(&target, &name)
         .await
         .unwrap();
     // A second lock call queues behind the first; wait/ drops a future
@@ -838,7 +838,7 @@ async fn a_lock_waiter_that_gives_up_leaves_no_backend_queued_for_the_lock() {
     // handshake: under load a fixed delay may end before it even connects).
     let waiter = tokio::spawn({
         let (target, name) = (target.clone(), name.clone());
-        async move { preflight::probe::postgres::lock(&target, &name).await }
+        async move { preflight::lock::postgres::lock(&target, &name).await }
     });
     let start = Instant::now();
     while lock_waiters(key) != "1" {

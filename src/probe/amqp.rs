@@ -75,7 +75,7 @@ impl Amqp {
         stream
             .write_all(PROTOCOL_HEADER)
             .await
-            .map_err(closed("the protocol header"))?;
+            .map_err(|e| net::io_error(e, "amqp", "sending the protocol header"))?;
         let (method, _) = read_method(&mut stream, "Connection.Start").await?;
         if method != (CONNECTION, START) {
             return Err(ProbeError::Protocol(format!(
@@ -166,7 +166,7 @@ async fn refused(stream: &mut TcpStream, args: &[u8], vhost: &str) -> ProbeError
     let text = args
         .get(2)
         .and_then(|&n| args.get(3..3 + n as usize))
-        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .map(net::shown)
         .unwrap_or_default();
     let message = format!("{text} (AMQP {code}, vhost '{vhost}')");
     if code == ACCESS_REFUSED {
@@ -207,7 +207,7 @@ async fn read_method(
 
 /// One frame on channel 0: (type, payload).
 async fn read_frame(stream: &mut TcpStream, what: &str) -> Result<(u8, Vec<u8>), ProbeError> {
-    let header = net::read_exact(stream, 7, what).await.map_err(reset)?;
+    let header = net::read_exact(stream, 7, what).await?;
     if &header[..4] == b"AMQP" {
         let rest = net::read_exact(stream, 1, what).await.unwrap_or_default();
         let version: Vec<String> = header[4..]
@@ -228,9 +228,7 @@ async fn read_frame(stream: &mut TcpStream, what: &str) -> Result<(u8, Vec<u8>),
         )));
     }
     // Payload and frame-end together; read_exact caps the size.
-    let mut payload = net::read_exact(stream, size.saturating_add(1), what)
-        .await
-        .map_err(reset)?;
+    let mut payload = net::read_exact(stream, size.saturating_add(1), what).await?;
     if payload.pop() != Some(FRAME_END) {
         return Err(ProbeError::Protocol(format!(
             "{what}: the frame does not end with 0xCE (not AMQP?)"
@@ -250,7 +248,7 @@ async fn write_method(stream: &mut TcpStream, method: u16, args: &[u8]) -> Resul
     stream
         .write_all(&frame)
         .await
-        .map_err(closed("a method frame"))
+        .map_err(|e| net::io_error(e, "amqp", "sending a method frame"))
 }
 
 fn put_shortstr(out: &mut Vec<u8>, s: &str) {
@@ -262,31 +260,4 @@ fn put_shortstr(out: &mut Vec<u8>, s: &str) {
 fn put_longstr(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
     out.extend_from_slice(bytes);
-}
-
-/// A reset is the peer hanging up, like EOF: a protocol error.
-fn reset(e: ProbeError) -> ProbeError {
-    match e {
-        ProbeError::Io { err, .. } if is_hang_up(&err) => {
-            ProbeError::Protocol("connection reset by the server".into())
-        }
-        e => e,
-    }
-}
-
-fn closed(what: &'static str) -> impl FnOnce(std::io::Error) -> ProbeError {
-    move |err| {
-        if is_hang_up(&err) {
-            ProbeError::Protocol(format!(
-                "connection closed by the server while sending {what}"
-            ))
-        } else {
-            ProbeError::Io { about: "amqp", err }
-        }
-    }
-}
-
-fn is_hang_up(err: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(err.kind(), ConnectionReset | BrokenPipe | ConnectionAborted)
 }

@@ -216,14 +216,10 @@ async fn send<S: AsyncWrite + Unpin>(stream: &mut S, request: &[u8]) -> io::Resu
 /// A reset or EOF before any answer is the peer closing at once (a proxy
 /// with nothing behind it), not an I/O failure of ours.
 fn closed_early(err: io::Error, about: &'static str) -> ProbeError {
-    match err.kind() {
-        io::ErrorKind::UnexpectedEof
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => {
-            ProbeError::Protocol("connection closed before any response".into())
-        }
-        _ => ProbeError::Io { about, err },
+    if net::hung_up(&err) {
+        ProbeError::Protocol("connection closed before any response".into())
+    } else {
+        ProbeError::Io { about, err }
     }
 }
 
@@ -261,24 +257,16 @@ fn parse_head(head: &[u8]) -> Result<(u16, String, Option<String>), ProbeError> 
     let location = lines.find_map(|line| {
         let (name, value) = line.split_at(line.iter().position(|&b| b == b':')?);
         name.eq_ignore_ascii_case(b"location")
-            .then(|| printable(&value[1..]).trim().to_string())
+            .then(|| net::shown(&value[1..]).trim().to_string())
     });
-    Ok((status, printable(reason).trim().to_string(), location))
+    Ok((status, net::shown(reason).trim().to_string(), location))
 }
 
 fn not_http(start: &[u8]) -> ProbeError {
     ProbeError::Protocol(format!(
         "not an HTTP response: it starts with \"{}\"",
-        printable(&start[..start.len().min(32)])
+        net::shown(&start[..start.len().min(32)])
     ))
-}
-
-/// Peer bytes fit for a log line: at most 100 characters, controls escaped.
-fn printable(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(100)])
-        .chars()
-        .flat_map(char::escape_default)
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Shared pieces of every network probe: resolving anew and connecting to
-//! every address a name has, reading with a cap, describing errors.
+//! every address a name has, reading with a cap, and the one way each of
+//! these is told: a peer hanging up ([`hung_up`]), bytes a peer sent
+//! ([`shown`]), an I/O error ([`describe`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -81,7 +83,7 @@ pub async fn read_exact<R: AsyncRead + Unpin>(
     let mut buf = vec![0; n];
     match r.read_exact(&mut buf).await {
         Ok(_) => Ok(buf),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(ProbeError::Protocol(format!(
+        Err(e) if hung_up(&e) => Err(ProbeError::Protocol(format!(
             "connection closed before {what}"
         ))),
         Err(e) => Err(ProbeError::Io {
@@ -89,6 +91,69 @@ pub async fn read_exact<R: AsyncRead + Unpin>(
             err: e,
         }),
     }
+}
+
+/// At most this many characters of a peer's text go into one error or log
+/// line ([`shown`]).
+pub const MAX_SHOWN: usize = 200;
+
+/// Did the peer hang up? EOF, reset, aborted, broken pipe: the other side
+/// closed (a proxy with nothing behind it, a server going away), which a
+/// probe reports as a protocol answer, not as an I/O failure of its own.
+pub fn hung_up(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// An I/O error of `about` (a short static name) while `doing` something:
+/// the peer hanging up is [`ProbeError::Protocol`] ("connection closed by the
+/// server while `doing`"), anything else [`ProbeError::Io`].
+pub fn io_error(err: io::Error, about: &'static str, doing: &str) -> ProbeError {
+    if hung_up(&err) {
+        ProbeError::Protocol(format!("connection closed by the server while {doing}"))
+    } else {
+        ProbeError::Io { about, err }
+    }
+}
+
+/// Bytes a peer sent, fit for one line of a log: text as UTF-8 (invalid
+/// bytes as `\xNN`), control characters escaped (`\n`, `\x1b`), so a
+/// server cannot forge log lines or drive a terminal, and cut after
+/// [`MAX_SHOWN`] characters (`...` says so). The one printer of peer bytes.
+pub fn shown(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for chunk in bytes.utf8_chunks() {
+        let invalid = chunk.invalid().iter().map(|&b| Err(b));
+        for piece in chunk.valid().chars().map(Ok).chain(invalid) {
+            if count == MAX_SHOWN {
+                out.push_str("...");
+                return out;
+            }
+            count += 1;
+            match piece {
+                Ok('\n') => out.push_str("\\n"),
+                Ok('\r') => out.push_str("\\r"),
+                Ok('\t') => out.push_str("\\t"),
+                Ok(c) if c.is_control() => {
+                    let n = c as u32;
+                    if n < 0x100 {
+                        out.push_str(&format!("\\x{n:02x}"));
+                    } else {
+                        out.push_str(&format!("\\u{{{n:x}}}"));
+                    }
+                }
+                Ok(c) => out.push(c),
+                Err(b) => out.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+    }
+    out
 }
 
 /// A short human description of an I/O error, without Rust's `(os error N)`.
@@ -105,5 +170,34 @@ pub fn describe(e: &io::Error) -> String {
                 None => s,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_text_cannot_forge_lines_or_flood_the_log() {
+        assert_eq!(shown(b"too many\nINFO forged"), "too many\\nINFO forged");
+        assert_eq!(
+            shown(b"\x1b[31mred\r\t\xff\x00"),
+            "\\x1b[31mred\\r\\t\\xff\\x00"
+        );
+        assert_eq!(shown("café ü".as_bytes()), "café ü");
+        let long = shown(&[b'a'; 1000]);
+        assert_eq!(long.len(), MAX_SHOWN + 3);
+        assert!(long.ends_with("..."));
+        assert!(!shown(&[b'\n'; 1000]).contains('\n'));
+    }
+
+    #[test]
+    fn a_peer_hanging_up_is_a_protocol_answer() {
+        for kind in [io::ErrorKind::ConnectionReset, io::ErrorKind::UnexpectedEof] {
+            let e = io_error(kind.into(), "read", "reading the greeting");
+            assert!(matches!(e, ProbeError::Protocol(_)), "{e}");
+        }
+        let e = io_error(io::ErrorKind::PermissionDenied.into(), "read", "reading");
+        assert!(matches!(e, ProbeError::Io { .. }), "{e}");
     }
 }

@@ -146,14 +146,14 @@ impl Conn {
         self.stream
             .write_all(&out)
             .await
-            .map_err(|e| closed(e, what))?;
+            .map_err(|e| net::io_error(e, "redis", what))?;
         self.reply(what).await
     }
 
     async fn reply(&mut self, what: &str) -> Result<Reply, ProbeError> {
         let line = self.line(what).await?;
         let (kind, rest) = match line.split_first() {
-            Some((k, r)) => (*k, String::from_utf8_lossy(r).into_owned()),
+            Some((k, r)) => (*k, net::shown(r)),
             None => {
                 return Err(ProbeError::Protocol(format!(
                     "empty line in reply to {what}"
@@ -217,7 +217,7 @@ impl Conn {
             .stream
             .read(&mut chunk)
             .await
-            .map_err(|e| closed(e, what))?;
+            .map_err(|e| net::io_error(e, "redis", what))?;
         if n == 0 {
             return Err(ProbeError::Protocol(format!(
                 "connection closed before the reply to {what}"
@@ -230,22 +230,9 @@ impl Conn {
 
 /// A reset or broken pipe is the peer hanging up (docker-proxy with nothing
 /// behind it): a protocol error like EOF; other errors stay I/O errors.
-fn closed(err: std::io::Error, what: &str) -> ProbeError {
-    use std::io::ErrorKind::*;
-    match err.kind() {
-        ConnectionReset | BrokenPipe | ConnectionAborted => {
-            ProbeError::Protocol(format!("connection closed by the server during {what}"))
-        }
-        _ => ProbeError::Io {
-            about: "redis",
-            err,
-        },
-    }
-}
-
 fn garbage(what: &str, line: &[u8]) -> ProbeError {
-    let shown: String = String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned();
-    ProbeError::Protocol(format!("not a RESP reply to {what}: {shown:?}"))
+    let shown = net::shown(&line[..line.len().min(40)]);
+    ProbeError::Protocol(format!("not a RESP reply to {what}: \"{shown}\""))
 }
 
 #[cfg(test)]

@@ -441,16 +441,12 @@ fn handshake_error(err: io::Error) -> ProbeError {
             "TLS handshake: the peer does not speak TLS, a plain-HTTP port? ({e})"
         )),
         Some(e) => ProbeError::Protocol(format!("TLS handshake: {e}")),
-        None => match err.kind() {
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe => {
-                ProbeError::Protocol("connection closed during the TLS handshake".into())
-            }
-            _ => ProbeError::Io {
-                about: "TLS handshake",
-                err,
-            },
+        None if super::net::hung_up(&err) => {
+            ProbeError::Protocol("connection closed during the TLS handshake".into())
+        }
+        None => ProbeError::Io {
+            about: "TLS handshake",
+            err,
         },
     }
 }

@@ -1,8 +1,8 @@
 //! `--lock`: one replica at a time runs the hooks.
 //!
 //! N replicas that start together each take the same session-level lock on
-//! the database (`pg_advisory_lock`, MySQL's `GET_LOCK`: see
-//! `probe::postgres::lock` and `probe::mysql::lock`) before their hooks and
+//! the database (`pg_advisory_lock`, MySQL's `GET_LOCK`: see [`postgres`]
+//! and [`mysql`]) before their hooks and
 //! release it when the hooks are done, so their migrations run one after
 //! another and the later ones find nothing to do. The lock lives in one
 //! connection: if preflight is killed, the server drops it with the socket.
@@ -14,6 +14,9 @@
 //! while the hooks run and drops it before the command starts; the socket is
 //! close-on-exec, so no hook or command ever holds it.
 
+pub mod mysql;
+pub mod postgres;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::net::TcpStream;
@@ -21,7 +24,7 @@ use std::time::Duration;
 
 use tracing::{debug, info};
 
-use crate::probe::{self, ProbeError};
+use crate::probe::ProbeError;
 use crate::target::{Protocol, Target};
 
 /// Pause between two tries when the database cannot be reached: short first,
@@ -54,8 +57,8 @@ pub async fn acquire(
         let mut pause = FIRST_RETRY;
         loop {
             let result = match target.protocol {
-                Protocol::Postgres => probe::postgres::lock(target, name).await,
-                Protocol::Mysql => probe::mysql::lock(target, name).await,
+                Protocol::Postgres => postgres::lock(target, name).await,
+                Protocol::Mysql => mysql::lock(target, name).await,
                 _ => Err(ProbeError::Fatal(format!(
                     "{target} is not a postgres:// or mysql:// URL"
                 ))),
