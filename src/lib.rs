@@ -48,6 +48,7 @@ pub mod probe;
 pub mod protocol;
 pub mod secrets;
 pub mod target;
+pub mod templates;
 pub mod user;
 pub mod values;
 pub mod wait;
