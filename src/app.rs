@@ -96,6 +96,7 @@ fn wait_phase(config: &Config) -> Result<(), u8> {
                 wait::interrupt::terminating(),
             )
             .await
+            .outcome
         };
         if matches!(outcome, WaitOutcome::Ready) {
             if let Err(sig) = pause(config.sleep_after, "WAIT_AFTER").await {

@@ -49,6 +49,7 @@ pub mod protocol;
 pub mod secrets;
 pub mod target;
 pub mod templates;
+pub mod timeline;
 pub mod user;
 pub mod values;
 pub mod wait;

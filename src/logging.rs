@@ -18,8 +18,18 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::LogFormat;
 
+/// The format chosen at [`init`]: lines whose text already says what their
+/// structured fields hold ask this to carry the fields in JSON only.
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Whether log lines are JSON objects (`--log-format json`).
+pub fn is_json() -> bool {
+    matches!(FORMAT.get(), Some(LogFormat::Json))
+}
+
 /// Install the global subscriber. `filter` was validated by the config.
 pub fn init(filter: &str, format: LogFormat) {
+    let _ = FORMAT.set(format);
     let targets: Targets = filter
         .parse()
         .unwrap_or_else(|_| Targets::new().with_default(Level::INFO));
@@ -178,6 +188,10 @@ where
     }
 }
 
+/// Fields whose value preflight itself wrote as JSON text, inserted as they
+/// are rather than as a string: [`crate::timeline`]'s `steps`.
+const RAW_JSON_FIELDS: &[&str] = &["steps"];
+
 /// Appends `,"name":value` for each field of an event.
 struct JsonFields<'a>(&'a mut String);
 
@@ -207,7 +221,12 @@ impl Visit for JsonFields<'_> {
 
     fn record_str(&mut self, field: &Field, value: &str) {
         self.key(field);
-        push_json_str(self.0, value);
+        if RAW_JSON_FIELDS.contains(&field.name()) {
+            // Built by preflight as JSON (the start-up timeline's steps).
+            self.0.push_str(value);
+        } else {
+            push_json_str(self.0, value);
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -217,7 +236,7 @@ impl Visit for JsonFields<'_> {
 }
 
 /// A JSON string literal: quotes, backslashes and control characters escaped.
-fn push_json_str(out: &mut String, s: &str) {
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
     use std::fmt::Write as _;
     out.push('"');
     for c in s.chars() {

@@ -63,13 +63,59 @@ pub enum WaitOutcome {
     Interrupted(i32),
 }
 
+/// Where one target stood when waiting ended: for the start-up timeline and
+/// `--json`. `name` is already redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetReport {
+    pub name: String,
+    pub state: TargetState,
+    /// Tries made (the successful one included).
+    pub tries: u32,
+    /// From the start of the wait to ready, or to the end of the wait.
+    pub took: Duration,
+    /// The reason of the last failed try, if any.
+    pub last: Option<String>,
+}
+
+/// How a target ended in a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetState {
+    Ready,
+    /// Still being tried when the wait ended (another target decided it).
+    Pending,
+    TimedOut,
+    /// Can never be ready (a non-retryable error).
+    Failed,
+}
+
+impl TargetState {
+    /// The word used in `--json` and the timeline.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Ready => "ready",
+            TargetState::Pending => "pending",
+            TargetState::TimedOut => "timed out",
+            TargetState::Failed => "failed",
+        }
+    }
+}
+
+/// How waiting ended, and where each target stood.
+#[derive(Debug)]
+pub struct Waited {
+    pub outcome: WaitOutcome,
+    pub targets: Vec<TargetReport>,
+    /// The whole wait.
+    pub took: Duration,
+}
+
 /// Wait until every target is ready, the policy's deadline passes, or
 /// `interrupt` resolves with a signal number.
 pub async fn wait_all(
     targets: &[Target],
     policy: &WaitPolicy,
     interrupt: impl Future<Output = i32>,
-) -> WaitOutcome {
+) -> Waited {
     let entries = targets
         .iter()
         .map(|target| {
@@ -91,7 +137,7 @@ pub async fn wait_all(
         progress_every: PROGRESS_EVERY,
         seed: Jitter::seed_from_process(),
     };
-    run(entries, &schedule, interrupt).await
+    run_reported(entries, &schedule, interrupt).await
 }
 
 /// One try of each target, all at once, each bounded by `try_timeout`.
@@ -172,9 +218,22 @@ enum Event {
 
 #[derive(Debug)]
 enum State {
-    Pending { tries: u32, last: Option<String> },
-    Ready,
-    TimedOut { last: Option<String> },
+    Pending {
+        tries: u32,
+        last: Option<String>,
+    },
+    Ready {
+        tries: u32,
+        took: Duration,
+    },
+    TimedOut {
+        tries: u32,
+        last: Option<String>,
+    },
+    Failed {
+        tries: u32,
+        reason: String,
+    },
 }
 
 /// Try every entry until each is ready, one fails for good, a deadline
@@ -190,15 +249,39 @@ where
     F: Fn() -> Fut + 'static,
     Fut: Future<Output = Result<(), ProbeError>> + 'static,
 {
-    if entries.is_empty() {
-        return WaitOutcome::Ready;
-    }
+    run_reported(entries, schedule, interrupt).await.outcome
+}
+
+/// [`run`], with where each target stood at the end.
+pub async fn run_reported<F, Fut>(
+    entries: Vec<Entry<F>>,
+    schedule: &Schedule,
+    interrupt: impl Future<Output = i32>,
+) -> Waited
+where
+    F: Fn() -> Fut + 'static,
+    Fut: Future<Output = Result<(), ProbeError>> + 'static,
+{
     let start = Instant::now();
+    if entries.is_empty() {
+        return Waited {
+            outcome: WaitOutcome::Ready,
+            targets: Vec::new(),
+            took: Duration::ZERO,
+        };
+    }
     let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
     info!("{}", announce(&entries));
 
+    let mut states: Vec<State> = names
+        .iter()
+        .map(|_| State::Pending {
+            tries: 0,
+            last: None,
+        })
+        .collect();
     let local = LocalSet::new();
-    local
+    let outcome = local
         .run_until(async {
             let (tx, mut rx) = mpsc::unbounded_channel();
             for (i, entry) in entries.into_iter().enumerate() {
@@ -219,13 +302,6 @@ where
             }
             drop(tx);
 
-            let mut states: Vec<State> = names
-                .iter()
-                .map(|_| State::Pending {
-                    tries: 0,
-                    last: None,
-                })
-                .collect();
             let mut progress =
                 tokio::time::interval_at(start + schedule.progress_every, schedule.progress_every);
             progress.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -256,20 +332,28 @@ where
                                     seconds(took),
                                     if tries == 1 { "try" } else { "tries" }
                                 );
-                                states[i] = State::Ready;
+                                states[i] = State::Ready { tries, took };
                             }
                             Event::Failed { i, reason } => {
+                                let tries = match &states[i] {
+                                    State::Pending { tries, .. } => tries + 1,
+                                    _ => 1,
+                                };
+                                states[i] = State::Failed {
+                                    tries,
+                                    reason: reason.clone(),
+                                };
                                 return WaitOutcome::Failed {
                                     target: names[i].clone(),
                                     reason,
                                 };
                             }
                             Event::TimedOut { i } => {
-                                let last = match &mut states[i] {
-                                    State::Pending { last, .. } => last.take(),
-                                    _ => None,
+                                let (tries, last) = match &mut states[i] {
+                                    State::Pending { tries, last } => (*tries, last.take()),
+                                    _ => (0, None),
                                 };
-                                states[i] = State::TimedOut { last };
+                                states[i] = State::TimedOut { tries, last };
                                 if schedule.on_timeout == OnTimeout::Fail {
                                     return WaitOutcome::TimedOut(unready(&names, &states));
                                 }
@@ -294,8 +378,36 @@ where
                 }
             }
         })
-        .await
+        .await;
     // `local` drops here, and every try still in flight with it.
+    drop(local);
+    let took = start.elapsed();
+    let targets = names
+        .into_iter()
+        .zip(states)
+        .map(|(name, state)| {
+            let (state, tries, took, last) = match state {
+                State::Ready { tries, took } => (TargetState::Ready, tries, took, None),
+                State::Pending { tries, last } => (TargetState::Pending, tries, took, last),
+                State::TimedOut { tries, last } => (TargetState::TimedOut, tries, took, last),
+                State::Failed { tries, reason } => {
+                    (TargetState::Failed, tries, took, Some(reason))
+                }
+            };
+            TargetReport {
+                name,
+                state,
+                tries,
+                took,
+                last,
+            }
+        })
+        .collect();
+    Waited {
+        outcome,
+        targets,
+        took,
+    }
 }
 
 /// Ready when nothing is pending and nothing timed out; TimedOut when nothing
@@ -304,7 +416,7 @@ fn settle(names: &[String], states: &[State]) -> Option<WaitOutcome> {
     if states.iter().any(|s| matches!(s, State::Pending { .. })) {
         return None;
     }
-    if states.iter().all(|s| matches!(s, State::Ready)) {
+    if states.iter().all(|s| matches!(s, State::Ready { .. })) {
         Some(WaitOutcome::Ready)
     } else {
         Some(WaitOutcome::TimedOut(unready(names, states)))
@@ -317,8 +429,8 @@ fn unready(names: &[String], states: &[State]) -> Vec<(String, String)> {
         .iter()
         .zip(states)
         .filter_map(|(name, state)| match state {
-            State::Ready => None,
-            State::Pending { last, .. } | State::TimedOut { last } => Some((
+            State::Ready { .. } | State::Failed { .. } => None,
+            State::Pending { last, .. } | State::TimedOut { last, .. } => Some((
                 name.clone(),
                 last.clone()
                     .unwrap_or_else(|| "no answer before the timeout".into()),
