@@ -57,16 +57,16 @@ fn check(config: &Config) -> u8 {
         Err(code) => return code,
     };
     let targets = config.probe_targets();
-    let results = runtime.block_on(wait::check_all(&targets, config.wait.try_timeout));
+    let reports = runtime.block_on(wait::check_all(&targets, config.wait.try_timeout));
     // A lookup or stat stuck in the blocking pool must not hold up the answer.
     runtime.shutdown_timeout(Duration::from_millis(100));
     let mut all_ready = true;
-    for (target, result) in targets.iter().zip(results) {
-        match result {
-            Ok(()) => info!("{target} is ready"),
-            Err(e) => {
+    for report in &reports {
+        match &report.last {
+            None => info!("{} is ready", report.name),
+            Some(reason) => {
                 all_ready = false;
-                error!("{target} is not ready: {e}");
+                error!("{} is not ready: {reason}", report.name);
             }
         }
     }

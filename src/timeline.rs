@@ -202,16 +202,11 @@ impl Timeline {
                 Step::Wait(targets, _) => {
                     for t in targets {
                         sep(&mut out);
-                        out.push_str("{\"step\":\"wait\",\"target\":");
-                        push_json_str(&mut out, &t.name);
-                        out.push_str(",\"state\":");
-                        push_json_str(&mut out, t.state.as_str());
-                        let _ = write!(out, ",\"ms\":{},\"tries\":{}", ms(t.took), t.tries);
-                        if let Some(last) = &t.last {
-                            out.push_str(",\"last\":");
-                            push_json_str(&mut out, last);
-                        }
-                        out.push('}');
+                        // The target's own object, with the step's name first.
+                        out.push_str("{\"step\":\"wait\",");
+                        let at = out.len();
+                        t.push_json(&mut out);
+                        out.remove(at);
                     }
                 }
                 Step::Lock(took) => {

@@ -31,6 +31,7 @@
 
 pub mod backoff;
 pub mod interrupt;
+mod report;
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -46,6 +47,7 @@ use crate::probe::{Probe, ProbeError};
 use crate::target::Target;
 
 pub use backoff::{Backoff, Jitter, Pace};
+pub use report::{TargetReport, TargetState, json_summary};
 
 /// How often a target that is still not ready is reported at info level.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -61,43 +63,6 @@ pub enum WaitOutcome {
     Failed { target: String, reason: String },
     /// A terminating signal arrived (its number): nothing else is started.
     Interrupted(i32),
-}
-
-/// Where one target stood when waiting ended: for the start-up timeline and
-/// `--json`. `name` is already redacted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetReport {
-    pub name: String,
-    pub state: TargetState,
-    /// Tries made (the successful one included).
-    pub tries: u32,
-    /// From the start of the wait to ready, or to the end of the wait.
-    pub took: Duration,
-    /// The reason of the last failed try, if any.
-    pub last: Option<String>,
-}
-
-/// How a target ended in a wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetState {
-    Ready,
-    /// Still being tried when the wait ended (another target decided it).
-    Pending,
-    TimedOut,
-    /// Can never be ready (a non-retryable error).
-    Failed,
-}
-
-impl TargetState {
-    /// The word used in `--json` and the timeline.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetState::Ready => "ready",
-            TargetState::Pending => "pending",
-            TargetState::TimedOut => "timed out",
-            TargetState::Failed => "failed",
-        }
-    }
 }
 
 /// How waiting ended, and where each target stood.
@@ -140,8 +105,9 @@ pub async fn wait_all(
     run_reported(entries, &schedule, interrupt).await
 }
 
-/// One try of each target, all at once, each bounded by `try_timeout`.
-pub async fn check_all(targets: &[Target], try_timeout: Duration) -> Vec<Result<(), ProbeError>> {
+/// One try of each target, all at once, each bounded by `try_timeout`:
+/// where each stood after it (ready, or failed with the reason).
+pub async fn check_all(targets: &[Target], try_timeout: Duration) -> Vec<TargetReport> {
     let local = LocalSet::new();
     local
         .run_until(async {
@@ -150,22 +116,43 @@ pub async fn check_all(targets: &[Target], try_timeout: Duration) -> Vec<Result<
                 .map(|target| {
                     let probe = Probe::new(target);
                     tokio::task::spawn_local(async move {
-                        tokio::time::timeout(try_timeout, probe.check())
+                        let start = Instant::now();
+                        let result = tokio::time::timeout(try_timeout, probe.check())
                             .await
-                            .unwrap_or(Err(ProbeError::Timeout))
+                            .unwrap_or(Err(ProbeError::Timeout));
+                        (result, start.elapsed())
                     })
                 })
                 .collect();
-            let mut results = Vec::with_capacity(tries.len());
-            for t in tries {
-                results.push(t.await.unwrap_or_else(|e| {
-                    Err(ProbeError::Io {
+            let mut reports = Vec::with_capacity(tries.len());
+            for (target, t) in targets.iter().zip(tries) {
+                let (result, took) = t.await.unwrap_or_else(|e| {
+                    let err = ProbeError::Io {
                         about: "probe",
                         err: std::io::Error::other(e.to_string()),
-                    })
-                }));
+                    };
+                    (Err(err), Duration::ZERO)
+                });
+                let (state, last) = match result {
+                    Ok(()) => (TargetState::Ready, None),
+                    Err(ProbeError::Timeout) => (
+                        TargetState::Failed,
+                        Some(format!(
+                            "no answer within {} (--try-timeout)",
+                            humantime::format_duration(try_timeout)
+                        )),
+                    ),
+                    Err(e) => (TargetState::Failed, Some(e.to_string())),
+                };
+                reports.push(TargetReport {
+                    name: target.to_string(),
+                    state,
+                    tries: 1,
+                    took,
+                    last,
+                });
             }
-            results
+            reports
         })
         .await
 }
