@@ -11,7 +11,11 @@
 //! 4. `--lock` is taken after waiting succeeded, on a runtime of its own that
 //!    is dropped before the first hook; the lock's socket is held while the
 //!    hooks run and closed before the command starts.
-//! 5. Hooks, then the command, run under the synchronous init core.
+//! 5. Templates are rendered after waiting, before the lock and the hooks
+//!    (all of them in memory first: nothing is written if one fails).
+//! 6. Hooks, then the command, run under the synchronous init core.
+//! 7. One line tells where the start-up time went ([`Timeline`]), when the
+//!    command starts or when the start-up stops.
 
 use std::time::Duration;
 
@@ -22,8 +26,9 @@ use crate::exit_code::{self, Status};
 use crate::init::{self, Role};
 use crate::lock::{self, LockError};
 use crate::target::Target;
+use crate::timeline::{Outcome, Step, Timeline};
 use crate::user::{self, Credentials};
-use crate::wait::{self, WaitOutcome};
+use crate::wait::{self, WaitOutcome, Waited};
 
 /// Run preflight; returns the process's exit code. [`init::start`] came
 /// first, before the arguments were parsed and before any thread: see the
@@ -42,10 +47,14 @@ pub fn run(cli: crate::cli::Cli) -> u8 {
 
     match config.mode {
         Mode::Check => check(&config),
-        Mode::Wait => match wait_phase(&config) {
-            Ok(()) => exit_code::OK,
-            Err(code) => code,
-        },
+        Mode::Wait => {
+            let (result, waited) = wait_phase(&config);
+            if config.json {
+                let (targets, took) = waited.map(|w| (w.targets, w.took)).unwrap_or_default();
+                println!("{}", wait::json_summary(result.is_ok(), took, &targets));
+            }
+            result.err().unwrap_or(exit_code::OK)
+        }
         Mode::Run => run_all(&config),
     }
 }
@@ -57,7 +66,9 @@ fn check(config: &Config) -> u8 {
         Err(code) => return code,
     };
     let targets = config.probe_targets();
+    let start = std::time::Instant::now();
     let reports = runtime.block_on(wait::check_all(&targets, config.wait.try_timeout));
+    let took = start.elapsed();
     // A lookup or stat stuck in the blocking pool must not hold up the answer.
     runtime.shutdown_timeout(Duration::from_millis(100));
     let mut all_ready = true;
@@ -70,6 +81,9 @@ fn check(config: &Config) -> u8 {
             }
         }
     }
+    if config.json {
+        println!("{}", wait::json_summary(all_ready, took, &reports));
+    }
     if all_ready {
         exit_code::OK
     } else {
@@ -77,36 +91,48 @@ fn check(config: &Config) -> u8 {
     }
 }
 
-/// Wait for every target; Err carries the exit code to stop with.
-fn wait_phase(config: &Config) -> Result<(), u8> {
+/// Wait for every target; Err carries the exit code to stop with. The
+/// report of where each target stood comes back either way (None when there
+/// was nothing to wait for).
+fn wait_phase(config: &Config) -> (Result<(), u8>, Option<Waited>) {
     if config.targets.is_empty() && config.sleep_before.is_zero() && config.sleep_after.is_zero() {
-        return Ok(());
+        return (Ok(()), None);
     }
-    let runtime = runtime()?;
-    let outcome = runtime.block_on(async {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return (Err(code), None),
+    };
+    let (outcome, waited) = runtime.block_on(async {
         if let Err(sig) = pause(config.sleep_before, "WAIT_BEFORE").await {
-            return WaitOutcome::Interrupted(sig);
+            return (WaitOutcome::Interrupted(sig), None);
         }
-        let outcome = if config.targets.is_empty() {
-            WaitOutcome::Ready
+        let (outcome, waited) = if config.targets.is_empty() {
+            (WaitOutcome::Ready, None)
         } else {
-            wait::wait_all(
+            let mut waited = wait::wait_all(
                 &config.probe_targets(),
                 &config.wait,
                 wait::interrupt::terminating(),
             )
-            .await
-            .outcome
+            .await;
+            let outcome = std::mem::replace(&mut waited.outcome, WaitOutcome::Ready);
+            (outcome, Some(waited))
         };
         if matches!(outcome, WaitOutcome::Ready) {
             if let Err(sig) = pause(config.sleep_after, "WAIT_AFTER").await {
-                return WaitOutcome::Interrupted(sig);
+                return (WaitOutcome::Interrupted(sig), waited);
             }
         }
-        outcome
+        (outcome, waited)
     });
     // Blocking DNS lookups may still sit in tokio's pool: don't wait for them.
     runtime.shutdown_timeout(Duration::from_millis(100));
+    (judge(config, outcome), waited)
+}
+
+/// What a wait's outcome means for the start: its lines, and the code to
+/// stop with.
+fn judge(config: &Config, outcome: WaitOutcome) -> Result<(), u8> {
     match outcome {
         WaitOutcome::Ready => Ok(()),
         WaitOutcome::TimedOut(pending) => {
@@ -171,15 +197,40 @@ fn run_all(config: &Config) -> u8 {
             }
         };
 
-    if let Err(code) = wait_phase(config) {
-        return code;
+    let mut timeline = Timeline::new(
+        std::time::Instant::now(),
+        hooks.iter().map(ToString::to_string).collect(),
+        config.command.is_some(),
+    );
+    let stop = |timeline: &mut Timeline, phase: &'static str, code: u8| {
+        timeline.stopped_in(phase);
+        code
+    };
+    let (waited_ok, waited) = wait_phase(config);
+    if let Some(w) = waited {
+        timeline.push(Step::Wait(w.targets, w.took));
+    }
+    if let Err(code) = waited_ok {
+        return stop(&mut timeline, "the wait", code);
+    }
+    if !config.templates.is_empty() {
+        let owner = credentials.as_ref().map(|c| (c.uid, c.gid));
+        if let Err(e) = render_templates(&config.templates, owner, &mut timeline) {
+            error!("{e}");
+            return stop(&mut timeline, "the templates", exit_code::USAGE);
+        }
     }
     let lock = match &config.lock {
         None => None,
-        Some(target) => match lock_phase(config, target) {
-            Ok(socket) => Some(socket),
-            Err(code) => return code,
-        },
+        Some(target) => {
+            let started = std::time::Instant::now();
+            let taken = lock_phase(config, target);
+            timeline.push(Step::Lock(started.elapsed()));
+            match taken {
+                Ok(socket) => Some(socket),
+                Err(code) => return stop(&mut timeline, "the lock", code),
+            }
+        }
     };
 
     init::prepare(&config.init);
@@ -188,8 +239,21 @@ fn run_all(config: &Config) -> u8 {
         env: child_env,
         credentials,
     };
-    if let Err(code) = crate::hooks::run_all(&hooks, &cmd, config.hook_timeout, &config.init) {
-        return code;
+    let hooks_ran = crate::hooks::run_all(
+        &hooks,
+        &cmd,
+        config.hook_timeout,
+        &config.init,
+        &mut |hook, took, code| {
+            timeline.push(Step::Hook {
+                name: hook.to_string(),
+                took,
+                code,
+            })
+        },
+    );
+    if let Err(code) = hooks_ran {
+        return stop(&mut timeline, "a hook", code);
     }
     if let Some(socket) = lock {
         drop(socket);
@@ -197,8 +261,10 @@ fn run_all(config: &Config) -> u8 {
     }
 
     let Some(argv) = config.command.clone() else {
+        timeline.log(Outcome::Done);
         return exit_code::OK;
     };
+    timeline.log(Outcome::Started);
     cmd.argv = argv;
     if config.init.exec {
         let e = init::exec(&cmd, &config.init);
@@ -212,6 +278,27 @@ fn run_all(config: &Config) -> u8 {
             e.exit_code()
         }
     }
+}
+
+/// Render every template (the directories listed now), each step timed.
+fn render_templates(
+    plan: &crate::config::TemplatesPlan,
+    owner: Option<(u32, u32)>,
+    timeline: &mut Timeline,
+) -> Result<(), crate::values::BadValue> {
+    let mut all = plan.files.clone();
+    for (dir, out) in &plan.dirs {
+        all.extend(crate::templates::from_dir(dir, out)?);
+    }
+    let lookup = |name: &str| plan.env.get(name).map(str::to_string);
+    for written in crate::templates::render_all(&all, &lookup, owner)? {
+        info!("template rendered to {}", written.dest.display());
+        timeline.push(Step::Template {
+            dest: written.dest.display().to_string(),
+            took: written.took,
+        });
+    }
+    Ok(())
 }
 
 /// `--user`: resolved, and only when preflight can switch users.

@@ -56,6 +56,17 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub hooks_dir: Option<OsString>,
 
+    /// Render the template SRC to DEST after waiting, before the hooks:
+    /// ${VAR}, ${VAR:-default}, ${VAR:?message}, $$; an unset VAR stops the
+    /// start; repeatable [env: PREFLIGHT_TEMPLATES, SRC:DEST pairs]
+    #[arg(long = "template", value_name = "SRC:DEST", action = ArgAction::Append)]
+    pub templates: Vec<String>,
+
+    /// Render every DIR/*.template to OUTDIR (default: DIR) without
+    /// .template, as the nginx image does [env: PREFLIGHT_TEMPLATES_DIR]
+    #[arg(long, value_name = "DIR[:OUTDIR]")]
+    pub templates_dir: Option<String>,
+
     /// Kill a hook that runs longer (TERM, --grace, KILL) and exit 124
     /// [env: PREFLIGHT_HOOK_TIMEOUT]
     #[arg(long, value_name = "DURATION")]
@@ -197,6 +208,8 @@ impl Cli {
             },
             hooks: Vec::new(),
             hooks_dir: None,
+            templates: Vec::new(),
+            templates_dir: None,
             hook_timeout: None,
             lock: None,
             lock_name: None,
@@ -222,12 +235,20 @@ pub enum ModeArgs {
     Wait {
         #[arg(value_name = "TARGET")]
         targets: Vec<String>,
+        /// Print one JSON object on stdout: each target's state, time, tries
+        /// and last reason [env: PREFLIGHT_JSON]
+        #[arg(long)]
+        json: bool,
     },
     /// Try every TARGET once: exit 0 if all are ready now, 1 if not (for
     /// HEALTHCHECK and readiness probes)
     Check {
         #[arg(value_name = "TARGET")]
         targets: Vec<String>,
+        /// Print one JSON object on stdout: each target's state, time and
+        /// reason [env: PREFLIGHT_JSON]
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -171,54 +171,74 @@ fn find_program(program: &OsStr, path: Option<&OsStr>) -> Result<PathBuf, (u8, S
 }
 
 /// Run `hooks` one after the other, each as `template` says (environment,
-/// credentials); Err(code) at the first one that does not succeed.
+/// credentials); Err(code) at the first one that does not succeed. `done`
+/// hears of each hook that ran: how long it took and the code it ended with.
 pub fn run_all(
     hooks: &[Hook],
     template: &init::Command,
     timeout: Option<Duration>,
     opts: &InitOptions,
+    done: &mut dyn FnMut(&Hook, Duration, u8),
 ) -> Result<(), u8> {
     for hook in hooks {
-        let cmd = init::Command {
-            argv: hook.argv.clone(),
-            ..template.clone()
+        let result = run_one(hook, template, timeout, opts);
+        let (took, code) = match result {
+            Ok(took) => (took, exit_code::OK),
+            Err((took, code)) => (took, code),
         };
-        info!("hook '{hook}': starting");
-        let started = Instant::now();
-        let ended = match init::run(&cmd, Role::Hook { timeout }, opts) {
-            Ok(ended) => ended,
-            Err(e) => {
-                error!(
-                    "hook '{hook}': cannot run '{}': {}",
-                    e.program,
-                    crate::describe::io_error(&e.err)
-                );
-                return Err(exit_code::for_exec_error(&e.err));
-            }
-        };
-        let took = Took(started.elapsed());
-        if let Some(sig) = ended.terminating_signal {
-            info!(
-                "hook '{hook}': {} after {took}; stopped by {}: nothing else starts",
-                init::describe(ended.status),
-                init::signals::Name(sig)
-            );
-            return Err(Status::Signaled(sig).code());
-        }
-        if ended.timed_out {
-            error!("hook '{hook}': still running after {took} (--hook-timeout): killed");
-            return Err(exit_code::TIMED_OUT);
-        }
-        if !ended.status.success() {
-            error!(
-                "hook '{hook}': {} after {took}: the command is not started",
-                init::describe(ended.status)
-            );
-            return Err(ended.status.code());
-        }
-        info!("hook '{hook}': done in {took}");
+        done(hook, took, code);
+        result.map_err(|(_, code)| code)?;
     }
     Ok(())
+}
+
+/// One hook: how long it took, or that and the code to stop with.
+fn run_one(
+    hook: &Hook,
+    template: &init::Command,
+    timeout: Option<Duration>,
+    opts: &InitOptions,
+) -> Result<Duration, (Duration, u8)> {
+    let cmd = init::Command {
+        argv: hook.argv.clone(),
+        ..template.clone()
+    };
+    info!("hook '{hook}': starting");
+    let started = Instant::now();
+    let ended = match init::run(&cmd, Role::Hook { timeout }, opts) {
+        Ok(ended) => ended,
+        Err(e) => {
+            error!(
+                "hook '{hook}': cannot run '{}': {}",
+                e.program,
+                crate::describe::io_error(&e.err)
+            );
+            return Err((started.elapsed(), exit_code::for_exec_error(&e.err)));
+        }
+    };
+    let elapsed = started.elapsed();
+    let took = Took(elapsed);
+    if let Some(sig) = ended.terminating_signal {
+        info!(
+            "hook '{hook}': {} after {took}; stopped by {}: nothing else starts",
+            init::describe(ended.status),
+            init::signals::Name(sig)
+        );
+        return Err((elapsed, Status::Signaled(sig).code()));
+    }
+    if ended.timed_out {
+        error!("hook '{hook}': still running after {took} (--hook-timeout): killed");
+        return Err((elapsed, exit_code::TIMED_OUT));
+    }
+    if !ended.status.success() {
+        error!(
+            "hook '{hook}': {} after {took}: the command is not started",
+            init::describe(ended.status)
+        );
+        return Err((elapsed, ended.status.code()));
+    }
+    info!("hook '{hook}': done in {took}");
+    Ok(elapsed)
 }
 
 /// A duration for log lines: `850ms`, `12.3s`.

@@ -38,18 +38,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Why a template could not be rendered or written. Names files, lines and
-/// variables, never a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateError(pub String);
-
-impl fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TemplateError {}
+use crate::values::BadValue;
 
 /// One template to render: where from, where to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +55,7 @@ pub fn parse_pair(spec: &str) -> Result<Template, String> {
             src: src.into(),
             dest: dest.into(),
         }),
-        _ => Err(format!(
-            "invalid --template '{spec}': expected SRC:DEST (two paths)"
-        )),
+        _ => Err(format!("'{spec}': expected SRC:DEST (two paths)")),
     }
 }
 
@@ -79,9 +66,7 @@ pub fn parse_dir(spec: &str) -> Result<(PathBuf, PathBuf), String> {
         None => (spec, spec),
     };
     if dir.is_empty() || out.is_empty() {
-        return Err(format!(
-            "invalid --templates-dir '{spec}': expected DIR or DIR:OUTDIR"
-        ));
+        return Err(format!("'{spec}': expected DIR or DIR:OUTDIR"));
     }
     Ok((dir.into(), out.into()))
 }
@@ -89,7 +74,7 @@ pub fn parse_dir(spec: &str) -> Result<(PathBuf, PathBuf), String> {
 /// The nginx convention: every `*.template` under `dir` (sub-directories
 /// included, in name order) becomes the same relative path under `out`
 /// without `.template`. A missing `dir` is an error: the image asked for it.
-pub fn from_dir(dir: &Path, out: &Path) -> Result<Vec<Template>, TemplateError> {
+pub fn from_dir(dir: &Path, out: &Path) -> Result<Vec<Template>, BadValue> {
     let mut found = Vec::new();
     walk(dir, Path::new(""), &mut found)?;
     found.sort();
@@ -106,21 +91,21 @@ pub fn from_dir(dir: &Path, out: &Path) -> Result<Vec<Template>, TemplateError> 
         .collect())
 }
 
-fn walk(root: &Path, rel: &Path, found: &mut Vec<PathBuf>) -> Result<(), TemplateError> {
+fn walk(root: &Path, rel: &Path, found: &mut Vec<PathBuf>) -> Result<(), BadValue> {
     let here = root.join(rel);
     let entries = fs::read_dir(&here).map_err(|e| {
-        TemplateError(format!(
+        BadValue::new(format!(
             "--templates-dir: cannot read '{}': {}",
             here.display(),
-            crate::probe::net::describe(&e)
+            crate::describe::io_error(&e)
         ))
     })?;
     for entry in entries {
         let entry = entry.map_err(|e| {
-            TemplateError(format!(
+            BadValue::new(format!(
                 "--templates-dir: cannot read '{}': {}",
                 here.display(),
-                crate::probe::net::describe(&e)
+                crate::describe::io_error(&e)
             ))
         })?;
         let path = rel.join(entry.file_name());
@@ -143,7 +128,7 @@ pub fn render(
     text: &str,
     file: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, TemplateError> {
+) -> Result<String, BadValue> {
     let mut out = String::with_capacity(text.len());
     let mut r = Renderer {
         src: text.as_bytes(),
@@ -170,18 +155,14 @@ struct Renderer<'a> {
 }
 
 impl Renderer<'_> {
-    fn err(&self, line: usize, what: impl fmt::Display) -> TemplateError {
-        TemplateError(format!("{}:{line}: {what}", self.file))
+    fn err(&self, line: usize, what: impl fmt::Display) -> BadValue {
+        BadValue::new(format!("{}:{line}: {what}", self.file))
     }
 
     /// Copy and expand up to the closing `}` of an enclosing `${`, or to the
     /// end when `closing` is None. With `Some(line)`, the `}` is consumed, and
     /// an end of text first is an error naming the `${` at `line`.
-    fn expand_until(
-        &mut self,
-        closing: Option<usize>,
-        out: &mut String,
-    ) -> Result<(), TemplateError> {
+    fn expand_until(&mut self, closing: Option<usize>, out: &mut String) -> Result<(), BadValue> {
         let mut plain = self.pos;
         while self.pos < self.src.len() {
             match self.src[self.pos] {
@@ -219,7 +200,7 @@ impl Renderer<'_> {
     }
 
     /// After `${`: NAME, then `}` or one of `:-` `-` `:?` `?` and a word.
-    fn substitution(&mut self, out: &mut String) -> Result<(), TemplateError> {
+    fn substitution(&mut self, out: &mut String) -> Result<(), BadValue> {
         let line = self.line;
         let start = self.pos;
         while self
@@ -337,27 +318,27 @@ pub fn render_all(
     templates: &[Template],
     lookup: &dyn Fn(&str) -> Option<String>,
     owner: Option<(u32, u32)>,
-) -> Result<Vec<Written>, TemplateError> {
+) -> Result<Vec<Written>, BadValue> {
     let mut rendered = Vec::with_capacity(templates.len());
     let mut took = Vec::with_capacity(templates.len());
     for template in templates {
         let start = Instant::now();
         let name = template.src.display().to_string();
         let bytes = fs::read(&template.src).map_err(|e| {
-            TemplateError(format!(
+            BadValue::new(format!(
                 "template '{name}': cannot read it: {}",
-                crate::probe::net::describe(&e)
+                crate::describe::io_error(&e)
             ))
         })?;
         let text = String::from_utf8(bytes)
-            .map_err(|_| TemplateError(format!("template '{name}': not UTF-8 text")))?;
+            .map_err(|_| BadValue::new(format!("template '{name}': not UTF-8 text")))?;
         let mode = fs::metadata(&template.src)
             .map(|m| m.mode() & 0o7777)
             .unwrap_or(0o644);
         let text = render(&text, &name, lookup)?;
         let dir = parent(&template.dest);
         if !dir.is_dir() {
-            return Err(TemplateError(format!(
+            return Err(BadValue::new(format!(
                 "template '{name}': the directory of '{}' does not exist",
                 template.dest.display()
             )));
@@ -373,11 +354,11 @@ pub fn render_all(
     for (r, took) in rendered.iter().zip(took) {
         let start = Instant::now();
         write_atomically(&r.template.dest, r.text.as_bytes(), r.mode, owner).map_err(|e| {
-            TemplateError(format!(
+            BadValue::new(format!(
                 "template '{}': cannot write '{}': {}",
                 r.template.src.display(),
                 r.template.dest.display(),
-                crate::probe::net::describe(&e)
+                crate::describe::io_error(&e)
             ))
         })?;
         written.push(Written {
@@ -445,13 +426,19 @@ mod tests {
     }
 
     fn bad(text: &str, pairs: &[(&str, &str)]) -> String {
-        render(text, "t", &env(pairs)).unwrap_err().0
+        render(text, "t", &env(pairs))
+            .unwrap_err()
+            .message()
+            .to_string()
     }
 
     #[test]
     fn braced_variables_are_substituted() {
         assert_eq!(
-            ok("host=${HOST}:${PORT}\n", &[("HOST", "db"), ("PORT", "5432")]),
+            ok(
+                "host=${HOST}:${PORT}\n",
+                &[("HOST", "db"), ("PORT", "5432")]
+            ),
             "host=db:5432\n"
         );
     }
@@ -473,7 +460,10 @@ mod tests {
     fn a_default_may_hold_a_substitution() {
         assert_eq!(ok("${A:-${B:-x}/y}", &[("B", "b")]), "b/y");
         assert_eq!(ok("${A:-${B:-x}/y}", &[]), "x/y");
-        assert_eq!(bad("${A:-${B}}", &[]), "t:1: variable B is not set (give it a value, or a default: ${B:-default})");
+        assert_eq!(
+            bad("${A:-${B}}", &[]),
+            "t:1: variable B is not set (give it a value, or a default: ${B:-default})"
+        );
         // An unused default is not expanded, but must be well formed.
         assert_eq!(ok("${A:-${B}}", &[("A", "a")]), "a");
     }
@@ -490,7 +480,10 @@ mod tests {
 
     #[test]
     fn unset_variable_names_file_and_line_not_values() {
-        let e = bad("a=${SECRET_OK}\nb=${MISSING}\n", &[("SECRET_OK", "hunter2")]);
+        let e = bad(
+            "a=${SECRET_OK}\nb=${MISSING}\n",
+            &[("SECRET_OK", "hunter2")],
+        );
         assert_eq!(
             e,
             "t:2: variable MISSING is not set (give it a value, or a default: ${MISSING:-default})"
@@ -543,17 +536,18 @@ mod tests {
                 dest: "/etc/a.conf".into()
             }
         );
-        assert!(parse_pair("/only/one").unwrap_err().contains("expected SRC:DEST"));
+        assert!(
+            parse_pair("/only/one")
+                .unwrap_err()
+                .contains("expected SRC:DEST")
+        );
         assert!(parse_pair(":/x").is_err());
         assert!(parse_pair("/x:").is_err());
         assert_eq!(
             parse_dir("/etc/nginx/templates:/etc/nginx/conf.d").unwrap(),
             ("/etc/nginx/templates".into(), "/etc/nginx/conf.d".into())
         );
-        assert_eq!(
-            parse_dir("/t").unwrap(),
-            ("/t".into(), "/t".into())
-        );
+        assert_eq!(parse_dir("/t").unwrap(), ("/t".into(), "/t".into()));
         assert!(parse_dir(":x").is_err());
     }
 }

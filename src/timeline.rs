@@ -27,7 +27,10 @@ use crate::wait::TargetReport;
 pub enum Step {
     Wait(Vec<TargetReport>, Duration),
     Lock(Duration),
-    Template { dest: String, took: Duration },
+    Template {
+        dest: String,
+        took: Duration,
+    },
     Hook {
         name: String,
         took: Duration,
@@ -44,6 +47,8 @@ pub struct Timeline {
     /// Named steps that were planned; those after a failure are "not started".
     planned_hooks: Vec<String>,
     has_command: bool,
+    /// The phase that failed, when one did (set by [`Timeline::stopped_in`]).
+    failed_in: Option<&'static str>,
 }
 
 /// How the start-up ended, for the closing line.
@@ -75,11 +80,19 @@ impl Timeline {
             steps: Vec::new(),
             planned_hooks: hooks,
             has_command,
+            failed_in: None,
         }
     }
 
     pub fn push(&mut self, step: Step) {
         self.steps.push(step);
+    }
+
+    /// Name the phase the start-up stopped in ("the wait", "the templates",
+    /// "the lock", "a hook"), then log the closing line.
+    pub fn stopped_in(&mut self, phase: &'static str) {
+        self.failed_in = Some(phase);
+        self.log(Outcome::Stopped);
     }
 
     /// Whether anything worth a line happened: a bare `preflight -- cmd`
@@ -102,7 +115,7 @@ impl Timeline {
             Outcome::Stopped => format!(
                 "start-up stopped after {} in {}: ",
                 secs(total),
-                self.failed_step()
+                self.failed_in.unwrap_or_else(|| self.failed_step())
             ),
             _ => format!("start-up took {}: ", secs(total)),
         };
@@ -152,7 +165,7 @@ impl Timeline {
             }
         }
         if self.steps.is_empty() {
-            line.push_str("nothing to do");
+            line.push_str("nothing done before");
         }
         let pending = self.pending(outcome);
         if !pending.is_empty() {
@@ -320,7 +333,8 @@ mod tests {
             line,
             "start-up took 3.452s: wait 2.101s (db:5432 ready in 2.100s, 14 tries; redis:6379 ready in 0.004s, 1 try), lock 0.500s, template /etc/app.ini 0.001s, hook 'migrate' 0.800s, hook 'collectstatic' 0.050s"
         );
-        let json: serde_json::Value = serde_json::from_str(&t.steps_json(Outcome::Started)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&t.steps_json(Outcome::Started)).unwrap();
         let steps = json.as_array().unwrap();
         assert_eq!(steps.len(), 6);
         assert_eq!(steps[0]["step"], "wait");

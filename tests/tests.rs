@@ -67,3 +67,8 @@ mod init_reap;
 mod init_shutdown;
 /// Every signal reaches the child as sent: group, --single-child, --rewrite.
 mod init_signals;
+
+/// Templates: `${VAR}` files rendered from the environment, strict and atomic.
+mod templates;
+/// The start-up timeline and `wait --json` / `check --json`.
+mod timeline;

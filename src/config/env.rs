@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 /// The environment preflight reads its settings from (a snapshot).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Env(BTreeMap<String, String>);
 
 impl Env {

@@ -109,6 +109,27 @@ pub struct Config {
     /// A `tracing_subscriber::filter::Targets` directive, e.g. `info`.
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// `--template`s and `--templates-dir`s, rendered after waiting.
+    pub templates: TemplatesPlan,
+    /// `wait --json` / `check --json`: one JSON object on stdout.
+    pub json: bool,
+}
+
+/// What to render, and the environment to render it from (the process's,
+/// completed by the `NAME_FILE` secrets); empty when there is nothing to
+/// render, so the common start-up copies nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplatesPlan {
+    pub files: Vec<crate::templates::Template>,
+    /// `(DIR, OUTDIR)`: listed when rendering, not here (this stays pure).
+    pub dirs: Vec<(PathBuf, PathBuf)>,
+    pub env: Env,
+}
+
+impl TemplatesPlan {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.dirs.is_empty()
+    }
 }
 
 /// Where a value came from, for error messages: `--timeout` or
@@ -167,16 +188,24 @@ impl Config {
             .clone()
             .or_else(|| env.non_empty("PREFLIGHT_USER").map(str::to_string));
         let command = command(&cli, env)?;
+        let templates = templates(&cli, env)?;
         if mode == Mode::Run
             && command.is_none()
             && hooks.is_empty()
             && hooks_dir.is_none()
             && targets.is_empty()
+            && templates.is_empty()
         {
             return Err(BadValue::new(
-                "nothing to do: expected a COMMAND (after --, or in PREFLIGHT_COMMAND), --wait TARGET or --hook; see --help",
+                "nothing to do: expected a COMMAND (after --, or in PREFLIGHT_COMMAND), --wait TARGET, --template or --hook; see --help",
             ));
         }
+        let json = match &cli.mode {
+            Some(ModeArgs::Wait { json, .. } | ModeArgs::Check { json, .. }) => {
+                flag(*json, "PREFLIGHT_JSON", env)?
+            }
+            None => false,
+        };
         if mode != Mode::Run && !cli.command.is_empty() {
             return Err(BadValue::new(format!(
                 "unexpected COMMAND with '{}': it only waits or checks",
@@ -205,8 +234,40 @@ impl Config {
             init,
             log_filter,
             log_format,
+            templates,
+            json,
         })
     }
+}
+
+/// `--template SRC:DEST` (else `PREFLIGHT_TEMPLATES`) and `--templates-dir
+/// DIR[:OUTDIR]` (else `PREFLIGHT_TEMPLATES_DIR`).
+fn templates(cli: &Cli, env: &Env) -> Result<TemplatesPlan, BadValue> {
+    let (raw, source): (Vec<String>, &str) = if !cli.templates.is_empty() {
+        (cli.templates.clone(), "--template")
+    } else {
+        let list = env.non_empty("PREFLIGHT_TEMPLATES").map(split_list);
+        (list.unwrap_or_default(), "PREFLIGHT_TEMPLATES")
+    };
+    let mut files = Vec::with_capacity(raw.len());
+    for spec in &raw {
+        files.push(blame(source, crate::templates::parse_pair(spec))?);
+    }
+    let dirs = match (Source {
+        flag: "--templates-dir",
+        var: "PREFLIGHT_TEMPLATES_DIR",
+    })
+    .pick(cli.templates_dir.as_deref(), env)
+    {
+        None => Vec::new(),
+        Some((spec, name)) => vec![blame(&name, crate::templates::parse_dir(spec))?],
+    };
+    let env = if files.is_empty() && dirs.is_empty() {
+        Env::default()
+    } else {
+        env.clone()
+    };
+    Ok(TemplatesPlan { files, dirs, env })
 }
 
 /// The mode, and its targets: the command line replaces the environment's
@@ -214,8 +275,8 @@ impl Config {
 fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), BadValue> {
     let (mode, mode_targets) = match &cli.mode {
         None => (Mode::Run, &[][..]),
-        Some(ModeArgs::Wait { targets }) => (Mode::Wait, &targets[..]),
-        Some(ModeArgs::Check { targets }) => (Mode::Check, &targets[..]),
+        Some(ModeArgs::Wait { targets, .. }) => (Mode::Wait, &targets[..]),
+        Some(ModeArgs::Check { targets, .. }) => (Mode::Check, &targets[..]),
     };
     // Each target comes with the name to blame for it.
     let positional = match mode {

@@ -205,22 +205,10 @@ enum Event {
 
 #[derive(Debug)]
 enum State {
-    Pending {
-        tries: u32,
-        last: Option<String>,
-    },
-    Ready {
-        tries: u32,
-        took: Duration,
-    },
-    TimedOut {
-        tries: u32,
-        last: Option<String>,
-    },
-    Failed {
-        tries: u32,
-        reason: String,
-    },
+    Pending { tries: u32, last: Option<String> },
+    Ready { tries: u32, took: Duration },
+    TimedOut { tries: u32, last: Option<String> },
+    Failed { tries: u32, reason: String },
 }
 
 /// Try every entry until each is ready, one fails for good, a deadline
@@ -377,9 +365,7 @@ where
                 State::Ready { tries, took } => (TargetState::Ready, tries, took, None),
                 State::Pending { tries, last } => (TargetState::Pending, tries, took, last),
                 State::TimedOut { tries, last } => (TargetState::TimedOut, tries, took, last),
-                State::Failed { tries, reason } => {
-                    (TargetState::Failed, tries, took, Some(reason))
-                }
+                State::Failed { tries, reason } => (TargetState::Failed, tries, took, Some(reason)),
             };
             TargetReport {
                 name,
