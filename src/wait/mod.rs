@@ -135,13 +135,6 @@ pub async fn check_all(targets: &[Target], try_timeout: Duration) -> Vec<TargetR
                 });
                 let (state, last) = match result {
                     Ok(()) => (TargetState::Ready, None),
-                    Err(ProbeError::Timeout) => (
-                        TargetState::Failed,
-                        Some(format!(
-                            "no answer within {} (--try-timeout)",
-                            humantime::format_duration(try_timeout)
-                        )),
-                    ),
                     Err(e) => (TargetState::Failed, Some(e.to_string())),
                 };
                 reports.push(TargetReport {
