@@ -72,10 +72,32 @@ pub fn for_exec_error(err: &std::io::Error) -> u8 {
 mod tests {
     use super::*;
 
+    // That the command's status comes back unchanged, 0 to 255, is a
+    // property of the binary: tests/init_exit.rs runs all 256.
+
     #[test]
-    fn every_exit_code_is_passed_through() {
+    fn the_codes_are_the_documented_ones() {
+        assert_eq!(
+            [
+                OK,
+                NOT_READY,
+                USAGE,
+                TIMED_OUT,
+                INTERNAL,
+                CANNOT_EXECUTE,
+                NOT_FOUND
+            ],
+            [0, 1, 2, 124, 125, 126, 127]
+        );
+    }
+
+    #[test]
+    fn only_exit_0_is_success() {
         for code in 0..=255u8 {
-            assert_eq!(Status::Exited(code).code(), code);
+            assert_eq!(Status::Exited(code).success(), code == 0, "{code}");
+        }
+        for sig in 1..=64 {
+            assert!(!Status::Signaled(sig).success(), "{sig}");
         }
     }
 
@@ -84,6 +106,10 @@ mod tests {
         for sig in 1..=64 {
             assert_eq!(Status::Signaled(sig).code() as i32, 128 + sig);
         }
+        // Past any real signal it stops at 255 rather than wrapping to a
+        // code that would read as success or as another status.
+        assert_eq!(Status::Signaled(128).code(), 255);
+        assert_eq!(Status::Signaled(i32::MAX).code(), 255);
     }
 
     #[test]
