@@ -67,4 +67,29 @@ mod tests {
         );
         assert!(scramble_for("client_ed25519", "pw", &challenge).is_none());
     }
+
+    /// Known answers computed independently (Python hashlib) for password
+    /// "secret" and the challenge 01 02 .. 14; SHA1(SHA1("secret")) is also
+    /// what MariaDB's `PASSWORD('secret')` shows (*14E65567...).
+    #[test]
+    fn scrambles_match_known_answers() {
+        let challenge: Vec<u8> = (1..=20).collect();
+        let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(scramble_for("mysql_native_password", "secret", &challenge).unwrap()),
+            "b32bb3a583e1340c0a1108d58b1be49781ad8c2f"
+        );
+        assert_eq!(
+            hex(scramble_for("caching_sha2_password", "secret", &challenge).unwrap()),
+            "746ebe205d56a0707acb3e796e834e0dd7b1d61743b26bd5202c7a623230c7c9"
+        );
+        // The server's challenge ends with a NUL after its 20 bytes: not
+        // part of the scramble.
+        let mut with_nul = challenge.clone();
+        with_nul.push(0);
+        assert_eq!(
+            scramble_for("mysql_native_password", "secret", &with_nul),
+            scramble_for("mysql_native_password", "secret", &challenge)
+        );
+    }
 }
