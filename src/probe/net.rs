@@ -173,6 +173,59 @@ pub fn describe(e: &io::Error) -> String {
     }
 }
 
+/// A stream read line by line (a line ends with LF; a CR before it is
+/// dropped), each line at most [`MAX_FRAME`] bytes: the line protocols
+/// (NATS, memcached) read through this.
+pub struct Lines<S> {
+    pub stream: S,
+    /// Bytes read but not yet consumed.
+    buf: Vec<u8>,
+}
+
+impl<S: AsyncRead + Unpin> Lines<S> {
+    pub fn new(stream: S) -> Self {
+        Lines {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next line without its line end. EOF or a reset before it is a
+    /// protocol error naming `what`.
+    pub async fn line(&mut self, what: &str) -> Result<Vec<u8>, ProbeError> {
+        let mut scanned = 0;
+        loop {
+            if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
+                let end = scanned + i;
+                let mut line: Vec<u8> = self.buf.drain(..=end).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(line);
+            }
+            scanned = self.buf.len();
+            if self.buf.len() > MAX_FRAME {
+                return Err(ProbeError::Protocol(format!(
+                    "{what}: a line longer than {MAX_FRAME} bytes"
+                )));
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| io_error(e, "read", &format!("reading {what}")))?;
+            if n == 0 {
+                return Err(ProbeError::Protocol(format!(
+                    "connection closed before {what}"
+                )));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
