@@ -12,7 +12,8 @@
 //!   a leaf that `config` and `target` both use.
 //! - [`protocol`]: the registry, one table of schemes, ports and help lines.
 //! - [`target`]: a target string → [`target::Target`], exactly what the user
-//!   wrote.
+//!   wrote; [`expect`]: the fragment's options that change what "ready"
+//!   means ([`pattern`]: the small regex of `#match=`).
 //! - [`secrets`]: [`secrets::Secret`], a value that never formats as itself.
 //! - [`probe`]: what "ready" means, one module per protocol (+ `net`, `tls`).
 //! - [`wait`]: when to try: all targets at once, backoff, deadlines.
@@ -40,10 +41,12 @@ pub mod cli;
 pub mod config;
 pub mod describe;
 pub mod exit_code;
+pub mod expect;
 pub mod hooks;
 pub mod init;
 pub mod lock;
 pub mod logging;
+pub mod pattern;
 pub mod probe;
 pub mod protocol;
 pub mod secrets;

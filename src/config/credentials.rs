@@ -1,18 +1,22 @@
 //! What the environment adds to the targets the user wrote: `PGPASSWORD`,
 //! `MYSQL_PWD`, `REDISCLI_AUTH` (each also as `NAME_FILE`, read into the
-//! environment by [`super::secret_files`]) and `PREFLIGHT_CA_FILE`.
+//! environment by [`super::secret_files`]), `PREFLIGHT_CA_FILE`, and the
+//! variables that `#header=Name:$VAR` options name.
 //!
 //! Kept beside the targets, not written into them: `Config::targets` is what
 //! the command line and variables said, and [`FromEnv::complete`] makes the
 //! target a probe (or the lock) is built from, at the one place that builds
 //! them (`app`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Env;
 use crate::protocol::Protocol;
 use crate::secrets::Secret;
+use crate::expect::HeaderValue;
 use crate::target::Target;
+use crate::values::BadValue;
 
 /// Credentials and the extra CA file from the environment.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,9 +29,38 @@ pub struct FromEnv {
     pub redis_auth: Option<Secret>,
     /// `PREFLIGHT_CA_FILE`: trusted beside the bundled roots by https.
     pub ca_file: Option<PathBuf>,
+    /// The value of each variable a `#header=Name:$VAR` names.
+    pub header_vars: BTreeMap<String, Secret>,
 }
 
 impl FromEnv {
+    /// What `env` holds for `targets`: a header variable that is unset, or
+    /// holds a line break, is a bad value (named, never shown).
+    pub fn for_targets(env: &Env, targets: &[Target]) -> Result<FromEnv, BadValue> {
+        let mut from_env = FromEnv::read(env);
+        for t in targets {
+            for h in &t.expect.headers {
+                let HeaderValue::Env { var, .. } = &h.value else {
+                    continue;
+                };
+                let v = env.get(var.as_str()).ok_or_else(|| {
+                    BadValue::new(format!(
+                        "{t}: header {} takes its value from ${var}, which is not set",
+                        h.name
+                    ))
+                })?;
+                if v.contains(['\r', '\n']) {
+                    return Err(BadValue::new(format!(
+                        "{t}: header {}: ${var} holds a line break",
+                        h.name
+                    )));
+                }
+                from_env.header_vars.insert(var.clone(), Secret::new(v));
+            }
+        }
+        Ok(from_env)
+    }
+
     pub fn read(env: &Env) -> FromEnv {
         let secret = |name| env.get(name).map(Secret::new);
         FromEnv {
@@ -37,6 +70,7 @@ impl FromEnv {
             ca_file: env
                 .non_empty(crate::probe::tls::CA_FILE_VAR)
                 .map(PathBuf::from),
+            header_vars: BTreeMap::new(),
         }
     }
 
@@ -55,6 +89,11 @@ impl FromEnv {
         };
         if let Some(p) = password {
             t.set_password_if_missing(p.clone());
+        }
+        for h in &mut t.expect.headers {
+            if let HeaderValue::Env { var, value } = &mut h.value {
+                *value = self.header_vars.get(var).cloned();
+            }
         }
         t
     }

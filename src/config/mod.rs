@@ -224,7 +224,7 @@ impl Config {
             hook_timeout,
             lock,
             lock_name,
-            from_env: FromEnv::read(env),
+            from_env: FromEnv::for_targets(env, &targets)?,
             user,
             secrets_from_files,
             child_secrets,

@@ -1,5 +1,5 @@
-//! HTTP and HTTPS: one `GET` answered with 2xx (or the status asked for with
-//! `#status=`) = ready.
+//! HTTP and HTTPS: one `GET` answered with 2xx (or a status asked for with
+//! `#status=200,204,3xx`), and the body as asked for = ready.
 //!
 //! Sends one HTTP/1.1 request, written by hand (no HTTP library: the binary
 //! has a size budget):
@@ -11,21 +11,31 @@
 //! Accept: */*
 //! Connection: close
 //! Authorization: Basic ...     (only with http://user:pass@host/)
+//! Name: value                  (each #header=Name:value or Name:$VAR)
 //! ```
 //!
 //! over TLS for `https://` (see [`super::tls`]: bundled roots plus
 //! `PREFLIGHT_CA_FILE`, certificate problems are fatal). Reads the status line
-//! and the headers, at most [`net::MAX_FRAME`] bytes in all, and closes
-//! without reading the body. Interim `1xx` responses are skipped.
+//! and the headers, at most [`net::MAX_FRAME`] bytes in all. Interim `1xx`
+//! responses are skipped. Only when the fragment asks about the body
+//! (`#body=`, `#match=`, `#json=`, see [`crate::expect`]) is the body read:
+//! until the end of the response (`Content-Length`, chunked, or the close),
+//! at most [`net::MAX_FRAME`] bytes of it; else it closes after the head.
 //!
-//! - 2xx, or exactly `#status=N` when given: ready.
+//! - A status that counts (2xx, or one of `#status=`) and every body
+//!   expectation met: ready.
 //! - Any other status: [`ProbeError::NotReady`], "HTTP 503 Service
 //!   Unavailable". A redirect (3xx) is not followed, and is not ready unless
-//!   asked for (`#status=302`): the reason names where it points.
+//!   asked for (`#status=302` or `3xx`): the reason names where it points.
+//! - A body expectation not met (text missing, no match, the JSON value is
+//!   another or missing, the body is not JSON): not ready, saying which and
+//!   what was there (`json status is "red", expected green|yellow`).
 //! - Nothing, or not HTTP (a proxy that accepts and closes, garbage), or
 //!   headers over the cap: [`ProbeError::Protocol`].
 //!
-//! Deliberately not checked: the body, HTTP/2, cookies, authentication.
+//! Header values (`#header=`) are secret: never in a log line or an error.
+//!
+//! Deliberately not checked: HTTP/2, cookies, redirects, content encodings.
 
 use std::fmt::Write;
 use std::io;
@@ -35,8 +45,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::expect::{Expect, HeaderValue};
 use crate::secrets::Secret;
 use crate::target::Target;
+
+use super::json;
 
 use super::tls::Tls;
 use super::{ProbeError, net};
@@ -45,8 +58,8 @@ use super::{ProbeError, net};
 pub struct Http {
     host: String,
     port: u16,
-    /// The status that counts as ready; None: any 2xx.
-    status: Option<u16>,
+    /// Which statuses count, what the body must hold.
+    expect: Expect,
     /// The whole request, built once; secret, as it may carry credentials.
     request: Secret,
     /// Some for https.
@@ -68,7 +81,7 @@ impl Http {
         Http {
             host: target.host.clone(),
             port: target.port,
-            status: target.status,
+            expect: target.expect.clone(),
             request: request(target, https),
             tls,
         }
@@ -79,16 +92,15 @@ impl Http {
             tls.usable()?;
         }
         let tcp = net::connect(&self.host, self.port).await?;
-        let (status, reason, location) = match &self.tls {
+        let (status, reason, location, body) = match &self.tls {
             None => self.exchange(tcp).await?,
             Some(tls) => self.exchange(tls.handshake(tcp).await?).await?,
         };
-        let ready = match self.status {
-            Some(want) => status == want,
-            None => (200..300).contains(&status),
-        };
-        if ready {
-            return Ok(());
+        if self.expect.status_ok(status) {
+            return match body {
+                Some(body) => self.check_body(&body),
+                None => Ok(()),
+            };
         }
         let mut why = format!("HTTP {status}");
         if !reason.is_empty() {
@@ -100,10 +112,65 @@ impl Http {
                 let _ = write!(why, " to {location}");
             }
             let _ = write!(why, " (not followed; ask for it with #status={status})");
-        } else if let Some(want) = self.status {
-            let _ = write!(why, ", expected {want}");
+        } else if !self.expect.status.is_empty() {
+            let _ = write!(why, ", expected {}", self.expect.status_text());
         }
         Err(ProbeError::NotReady(why))
+    }
+
+    /// Every `#body=`, `#match=` and `#json=` of the target, in that order;
+    /// the first that fails is the reason.
+    fn check_body(&self, body: &[u8]) -> Result<(), ProbeError> {
+        let text = String::from_utf8_lossy(body);
+        for want in &self.expect.body {
+            if !text.contains(want.as_str()) {
+                return Err(ProbeError::NotReady(format!(
+                    "the body does not contain \"{want}\""
+                )));
+            }
+        }
+        for (src, pattern) in &self.expect.matches {
+            match pattern.find(&text) {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(ProbeError::NotReady(format!(
+                        "the body does not match /{src}/"
+                    )));
+                }
+                None => {
+                    return Err(ProbeError::NotReady(format!(
+                        "/{src}/ took too many steps on this body: no match"
+                    )));
+                }
+            }
+        }
+        for rule in &self.expect.json {
+            let wanted = rule.values.join("|");
+            let found = json::at(body, &rule.path).map_err(|e| {
+                ProbeError::NotReady(format!(
+                    "json {}: the body is {e} (it starts with \"{}\")",
+                    rule.path,
+                    net::printable(&body[..body.len().min(40)])
+                ))
+            })?;
+            match found {
+                Some(v) if rule.values.iter().any(|w| w == v.text()) => {}
+                Some(v) => {
+                    return Err(ProbeError::NotReady(format!(
+                        "json {} is \"{}\", expected {wanted}",
+                        rule.path,
+                        net::printable(v.text().as_bytes())
+                    )));
+                }
+                None => {
+                    return Err(ProbeError::NotReady(format!(
+                        "json {}: no such value in the body, expected {wanted}",
+                        rule.path
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Send the request, read the head of the response: (status, reason,
@@ -111,7 +178,7 @@ impl Http {
     async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
         mut stream: S,
-    ) -> Result<(u16, String, Option<String>), ProbeError> {
+    ) -> Result<Response, ProbeError> {
         if let Err(e) = send(&mut stream, self.request.expose().as_bytes()).await {
             return Err(closed_early(e, "sending the request"));
         }
@@ -121,11 +188,17 @@ impl Http {
         loop {
             if let Some(end) = head_end(&buf[start..]) {
                 let head = parse_head(&buf[start..start + end])?;
-                if (100..200).contains(&head.0) && self.status != Some(head.0) {
+                if (100..200).contains(&head.0) && !self.expect.status_ok(head.0) {
                     start += end;
                     continue;
                 }
-                return Ok(head);
+                if !self.expect.needs_body() || !self.expect.status_ok(head.0) {
+                    return Ok((head.0, head.1, head.2, None));
+                }
+                let framing = framing(&buf[start..start + end]);
+                let mut body = buf.split_off(start + end);
+                let body = read_body(&mut stream, &mut body, framing).await?;
+                return Ok((head.0, head.1, head.2, Some(body)));
             }
             let pending = &buf[start..];
             let prefix = pending.len().min(5);
@@ -148,7 +221,11 @@ impl Http {
             if n == 0 {
                 return match buf[start..].iter().position(|&b| b == b'\n') {
                     // A status line, then the end: lenient, decide on it.
-                    Some(_) => parse_head(&buf[start..]),
+                    Some(_) => {
+                        let (status, reason, location) = parse_head(&buf[start..])?;
+                        let body = self.expect.needs_body().then(Vec::new);
+                        Ok((status, reason, location, body))
+                    }
                     None if buf.len() == start => Err(ProbeError::Protocol(
                         "connection closed before any response".into(),
                     )),
@@ -160,6 +237,97 @@ impl Http {
             buf.extend_from_slice(&chunk[..n]);
         }
     }
+}
+
+/// Status, reason, Location header, and the body when it was asked for.
+type Response = (u16, String, Option<String>, Option<Vec<u8>>);
+
+/// How the end of a body is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Length(usize),
+    Chunked,
+    Close,
+}
+
+fn framing(head: &[u8]) -> Framing {
+    let mut framing = Framing::Close;
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], String::from_utf8_lossy(&line[colon + 1..]));
+        if name.eq_ignore_ascii_case(b"transfer-encoding")
+            && value.to_ascii_lowercase().contains("chunked")
+        {
+            return Framing::Chunked;
+        }
+        if name.eq_ignore_ascii_case(b"content-length") {
+            if let Ok(n) = value.trim().parse() {
+                framing = Framing::Length(n);
+            }
+        }
+    }
+    framing
+}
+
+/// The body, from what was read after the head (`buf`) on: until its length,
+/// its last chunk or the close, and never more than [`net::MAX_FRAME`] bytes
+/// (a longer body is cut there; the checks see its start).
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Vec<u8>, ProbeError> {
+    loop {
+        let complete = match framing {
+            Framing::Length(n) => buf.len() >= n,
+            Framing::Chunked => dechunk(buf).1,
+            Framing::Close => false,
+        };
+        if complete || buf.len() >= net::MAX_FRAME {
+            break;
+        }
+        let mut chunk = [0; 4096];
+        let room = chunk.len().min(net::MAX_FRAME - buf.len());
+        match stream.read(&mut chunk[..room]).await {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            // TLS peers often end without close_notify: what came counts.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(err) => return Err(ProbeError::Io { about: "read", err }),
+        }
+    }
+    Ok(match framing {
+        Framing::Length(n) => buf[..n.min(buf.len())].to_vec(),
+        Framing::Chunked => dechunk(buf).0,
+        Framing::Close => std::mem::take(buf),
+    })
+}
+
+/// A chunked body's data so far, and whether the last chunk came.
+fn dechunk(raw: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Some(nl) = raw[pos..].iter().position(|&b| b == b'\n') {
+        let line = String::from_utf8_lossy(&raw[pos..pos + nl]);
+        let size = line.trim().split(';').next().unwrap_or("");
+        let Ok(size) = usize::from_str_radix(size, 16) else {
+            return (out, true);
+        };
+        if size == 0 {
+            return (out, true);
+        }
+        let start = pos + nl + 1;
+        let end = start.saturating_add(size).min(raw.len());
+        out.extend_from_slice(&raw[start..end]);
+        if end < start.saturating_add(size) || end + 2 > raw.len() {
+            return (out, false);
+        }
+        pos = end + 2;
+    }
+    (out, false)
 }
 
 /// The request, with path and query as given but any byte that cannot stand
@@ -181,11 +349,33 @@ fn request(target: &Target, https: bool) -> Secret {
     } else {
         format!("{host}:{}", target.port)
     };
-    let mut request = format!(
-        "GET {target_uri} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: preflight/{}\r\n\
-         Accept: */*\r\nConnection: close\r\n",
-        env!("CARGO_PKG_VERSION")
-    );
+    let mut request = format!("GET {target_uri} HTTP/1.1\r\n");
+    // A #header= of the same name replaces a default one.
+    let given = |name: &str| {
+        target
+            .expect
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case(name))
+    };
+    let agent = format!("preflight/{}", env!("CARGO_PKG_VERSION"));
+    for (name, value) in [
+        ("Host", host.as_str()),
+        ("User-Agent", agent.as_str()),
+        ("Accept", "*/*"),
+    ] {
+        if !given(name) {
+            let _ = write!(request, "{name}: {value}\r\n");
+        }
+    }
+    request.push_str("Connection: close\r\n");
+    for h in &target.expect.headers {
+        let value = match &h.value {
+            HeaderValue::Literal(v) => v.expose(),
+            HeaderValue::Env { value, .. } => value.as_ref().map_or("", |v| v.expose()),
+        };
+        let _ = write!(request, "{}: {value}\r\n", h.name);
+    }
     if target.has_credentials() {
         let user = target.user.as_deref().unwrap_or_default();
         let password = target.password.as_ref().map_or("", |p| p.expose());
