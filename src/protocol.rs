@@ -31,6 +31,16 @@ pub enum Protocol {
     Unix,
     /// The file exists.
     File,
+    /// NATS: INFO, CONNECT, PING/PONG.
+    Nats,
+    /// MQTT 3.1.1 CONNECT/CONNACK; over TLS for `mqtts://`.
+    Mqtt,
+    /// MongoDB `hello` over OP_MSG.
+    Mongodb,
+    /// Kafka ApiVersions and Metadata.
+    Kafka,
+    /// memcached `version`.
+    Memcached,
 }
 
 /// One row of the scheme table.
@@ -110,6 +120,54 @@ pub const SCHEMES: &[Scheme] = &[
         help: "https://host[:443][/path]   (trusts PREFLIGHT_CA_FILE too)",
     },
     Scheme {
+        names: &["nats"],
+        protocol: Protocol::Nats,
+        default_port: Some(4222),
+        tls: false,
+        bare_port: true,
+        help: "nats://[user:pass@|token@]host[:4222]",
+    },
+    Scheme {
+        names: &["mqtt"],
+        protocol: Protocol::Mqtt,
+        default_port: Some(1883),
+        tls: false,
+        bare_port: true,
+        help: "mqtt://[user[:pass]@]host[:1883]",
+    },
+    Scheme {
+        names: &["mqtts"],
+        protocol: Protocol::Mqtt,
+        default_port: Some(8883),
+        tls: true,
+        bare_port: false,
+        help: "mqtts://[user[:pass]@]host[:8883]",
+    },
+    Scheme {
+        names: &["mongodb"],
+        protocol: Protocol::Mongodb,
+        default_port: Some(27017),
+        tls: false,
+        bare_port: true,
+        help: "mongodb://[user[:pass]@]host[:27017][/db]   (#primary=true: a writable primary)",
+    },
+    Scheme {
+        names: &["kafka"],
+        protocol: Protocol::Kafka,
+        default_port: Some(9092),
+        tls: false,
+        bare_port: true,
+        help: "kafka://host[:9092]",
+    },
+    Scheme {
+        names: &["memcached"],
+        protocol: Protocol::Memcached,
+        default_port: Some(11211),
+        tls: false,
+        bare_port: true,
+        help: "memcached://host[:11211]",
+    },
+    Scheme {
         names: &["unix"],
         protocol: Protocol::Unix,
         default_port: None,
@@ -171,7 +229,10 @@ pub fn help() -> String {
         }
         out.push('\n');
     }
-    out.push_str("  append #timeout=30s (and #status=204 for http) for per-target options");
+    out.push_str(
+        "  append #timeout=30s, #down (wait until NOT ready), and for http #status=200,3xx,\n  \
+         #body=TEXT, #match=REGEX, #json=PATH:V1|V2, #header=Name:value|$VAR",
+    );
     out
 }
 

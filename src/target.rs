@@ -16,9 +16,15 @@
 //! redis://[[user]:pass@]host[:port][/n]
 //! amqp://[user[:pass]@]host[:port][/vhost]
 //! http[s]://host[:port][/path][?query]
+//! nats://[user:pass@|token@]host[:4222]
+//! mqtt[s]://[user[:pass]@]host[:1883|8883]
+//! mongodb://[user[:pass]@]host[:27017][/db]
+//! kafka://host[:9092]
+//! memcached://host[:11211]
 //! unix:///path/to.sock
 //! file:///path/to/file
-//! any of them + #timeout=30s[&status=204]   preflight's own per-target options
+//! any of them + #timeout=30s[&down&...]     preflight's own per-target options
+//!                                           (see crate::expect)
 //! ```
 //!
 //! The query belongs to the protocol (it is sent to an HTTP server; libpq-style
@@ -30,6 +36,7 @@ use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 
+use crate::expect::{self, Expect, Family};
 use crate::protocol;
 pub use crate::protocol::Protocol;
 use crate::secrets::Secret;
@@ -54,8 +61,9 @@ pub struct Target {
     pub query: String,
     /// Per-target wait timeout (`#timeout=`), overriding `--timeout`.
     pub timeout: Option<Duration>,
-    /// HTTP: the status that counts as ready (`#status=`); None means any 2xx.
-    pub status: Option<u16>,
+    /// The fragment's options that change what "ready" means (`#status=`,
+    /// `#down`...): see [`crate::expect`].
+    pub expect: Expect,
     /// https: a PEM file of extra CA certificates to trust besides the
     /// bundled roots (`PREFLIGHT_CA_FILE`, set by the config).
     pub ca_file: Option<std::path::PathBuf>,
@@ -126,11 +134,17 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
         Some((scheme, rest)) => {
             let Some(row) = protocol::scheme(scheme) else {
                 return Err(err(format!(
-                    "unknown scheme '{scheme}', expected one of: {}",
+                    "unknown scheme '{scheme}', expected one of: {} (for a plain TCP \
+                     check, write tcp://host:port)",
                     known_schemes()
                 )));
             };
-            parse_url(row, rest).map_err(&err)?
+            let mut target = parse_url(row, rest).map_err(&err)?;
+            if target.protocol == Protocol::Nats && target.password.is_none() {
+                // nats://TOKEN@host: a user-info without ':' is a token.
+                target.password = target.user.take().map(Secret::new);
+            }
+            target
         }
         None => {
             if without_fragment.contains('/') || without_fragment.contains('@') {
@@ -151,7 +165,7 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
                 path: String::new(),
                 query: String::new(),
                 timeout: None,
-                status: None,
+                expect: Expect::default(),
                 ca_file: None,
                 redacted: String::new(),
             }
@@ -187,7 +201,7 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
             path,
             query: String::new(),
             timeout: None,
-            status: None,
+            expect: Expect::default(),
             ca_file: None,
             redacted: String::new(),
         });
@@ -247,7 +261,7 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
         path,
         query,
         timeout: None,
-        status: None,
+        expect: Expect::default(),
         ca_file: None,
         redacted: String::new(),
     })
@@ -306,33 +320,27 @@ fn parse_port(p: &str) -> Result<u16, String> {
     }
 }
 
-/// `#timeout=30s&status=204`.
+/// `#timeout=30s&status=204`: `timeout` here, the rest in [`Expect::set`].
 fn parse_options(target: &mut Target, fragment: &str) -> Result<(), String> {
+    let family = match target.protocol {
+        Protocol::Http => Family::Http,
+        Protocol::Mongodb => Family::Mongodb,
+        _ => Family::Other,
+    };
     for pair in fragment.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("option '{pair}' must be key=value (known: timeout, status)"))?;
-        match key {
-            "timeout" => {
-                target.timeout = Some(
-                    crate::values::parse_duration(value).map_err(|e| format!("timeout: {e}"))?,
-                )
-            }
-            "status" if target.protocol == Protocol::Http => {
-                let code: u16 = value
-                    .parse()
-                    .ok()
-                    .filter(|c| (100..=599).contains(c))
-                    .ok_or_else(|| {
-                        format!("status '{value}' is not an HTTP status from 100 to 599")
-                    })?;
-                target.status = Some(code);
-            }
-            _ => {
-                return Err(format!(
-                    "unknown option '{key}' (known: timeout, status for http)"
-                ));
-            }
+        let (key, value) = match pair.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (pair, None),
+        };
+        if key == "timeout" {
+            let value = value.ok_or("option 'timeout' needs a value, like timeout=30s")?;
+            target.timeout =
+                Some(crate::values::parse_duration(value).map_err(|e| format!("timeout: {e}"))?);
+        } else if !target.expect.set(family, key, value)? {
+            return Err(format!(
+                "unknown option '{key}' (known here: {})",
+                Expect::known(family)
+            ));
         }
     }
     Ok(())
@@ -358,9 +366,16 @@ pub fn redact(input: &str) -> String {
             let userinfo = &out[auth_start..auth_start + at];
             if let Some(colon) = userinfo.find(':') {
                 out.replace_range(auth_start + colon + 1..auth_start + at, "***");
+            } else if out[..scheme_end].eq_ignore_ascii_case("nats") {
+                // nats://TOKEN@host
+                out.replace_range(auth_start..auth_start + at, "***");
             }
         }
     }
+    let fragment = out.find('#').map(|i| {
+        let f = out.split_off(i);
+        format!("#{}", expect::redact_fragment(&f[1..]))
+    });
     if let Some(q) = out.find('?') {
         let (head, query) = out.split_at(q + 1);
         let redacted: Vec<String> = query
@@ -372,7 +387,7 @@ pub fn redact(input: &str) -> String {
             .collect();
         out = format!("{head}{}", redacted.join("&"));
     }
-    out
+    out + fragment.as_deref().unwrap_or("")
 }
 
 fn is_secret_key(key: &str) -> bool {
@@ -471,7 +486,7 @@ mod tests {
     fn fragment_options_are_preflights_own() {
         let t = ok("http://h:8080/ready#timeout=5s&status=204");
         assert_eq!(t.timeout, Some(Duration::from_secs(5)));
-        assert_eq!(t.status, Some(204));
+        assert!(t.expect.status_ok(204) && !t.expect.status_ok(200));
         assert_eq!(t.path, "/ready");
     }
 }

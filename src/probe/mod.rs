@@ -15,7 +15,13 @@
 pub mod amqp;
 pub mod file;
 pub mod http;
+pub mod json;
+pub mod kafka;
+pub mod memcached;
+pub mod mongodb;
+pub mod mqtt;
 pub mod mysql;
+pub mod nats;
 pub mod net;
 pub mod postgres;
 pub mod redis;
@@ -118,4 +124,9 @@ probes! {
     Http => http::Http,
     Unix => unix::Unix,
     File => file::File,
+    Nats => nats::Nats,
+    Mqtt => mqtt::Mqtt,
+    Mongodb => mongodb::Mongodb,
+    Kafka => kafka::Kafka,
+    Memcached => memcached::Memcached,
 }

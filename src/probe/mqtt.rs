@@ -24,9 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use crate::target::{Kind, Target};
+use crate::target::Target;
 
-use super::tls::Tls;
+use super::tls::{Options, Tls};
 use super::{ProbeError, net};
 
 const CONNACK: u8 = 0x20;
@@ -42,8 +42,13 @@ pub struct Mqtt {
 
 impl Mqtt {
     pub fn new(target: &Target) -> Self {
-        let tls = (target.kind == Kind::Mqtts)
-            .then(|| Tls::with_alpn(&target.host, target.ca_file.as_deref(), &[]));
+        let tls = target.tls.then(|| {
+            let options = Options {
+                extra_ca: target.ca_file.clone(),
+                ..Options::default()
+            };
+            Tls::with_options(&target.host, &options)
+        });
         Mqtt {
             target: target.clone(),
             tls,
