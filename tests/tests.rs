@@ -42,6 +42,24 @@ mod redis;
 /// The AMQP probe: Connection.Start, the optional login, fake peers.
 mod amqp;
 
+/// The NATS probe: INFO, CONNECT with user/password or token, PING/PONG.
+mod nats;
+
+/// The MQTT probe: CONNECT/CONNACK codes, password file, mqtts.
+mod mqtt;
+
+/// The memcached probe: `version`, own instances, fake peers.
+mod memcached;
+
+/// The Kafka probe against a fake broker: ApiVersions, Metadata's controller.
+mod kafka;
+
+/// The MongoDB probe against a fake mongod: hello, isMaster, #primary=true.
+mod mongodb;
+
+/// HTTP expectations: status lists, body, regex, JSON at a path, headers.
+mod http_expect;
+
 /// http(s) probe against fake servers: statuses, misbehaving peers, TLS certificates.
 mod http;
 /// tcp, unix and file probes against fake peers: ready, refused, missing.

@@ -48,6 +48,9 @@ pub enum Peer {
     /// Wait for the client's first bytes, answer with these, then keep
     /// reading (and recording) whatever else the client sends.
     ReplyThenListen(Vec<u8>),
+    /// Send these bytes one at a time, 20 ms apart, then hold the
+    /// connection open and silent.
+    Trickle(Vec<u8>),
 }
 
 /// A peer that accepts and never speaks must leave the try pending: the
@@ -58,6 +61,19 @@ pub async fn assert_silent_peer_leaves_the_try_pending(scheme: &str) {
     let probe = preflight::probe::Probe::new(&target);
     let outcome = tokio::time::timeout(Duration::from_millis(300), probe.check()).await;
     assert!(outcome.is_err(), "{scheme}: a silent peer gave {outcome:?}");
+}
+
+/// A peer that answers one byte at a time must not make the try end on its
+/// own (it is bounded by the caller's deadline) nor read past the caps.
+pub async fn assert_trickling_peer_leaves_the_try_pending(scheme: &str, bytes: &[u8]) {
+    let addr = start(Peer::Trickle(bytes.to_vec())).await;
+    let target = preflight::target::parse(&format!("{scheme}://{addr}")).unwrap();
+    let probe = preflight::probe::Probe::new(&target);
+    let outcome = tokio::time::timeout(Duration::from_millis(300), probe.check()).await;
+    assert!(
+        outcome.is_err(),
+        "{scheme}: a trickling peer gave {outcome:?}"
+    );
 }
 
 /// Start a fake peer; its address.
@@ -121,6 +137,15 @@ async fn behave<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, peer: Peer, log:
             }
             let _ = sock.write_all(&bytes).await;
             let _ = sock.shutdown().await;
+        }
+        Peer::Trickle(bytes) => {
+            for b in bytes {
+                if sock.write_all(&[b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            hold(sock, log).await
         }
         Peer::ReplyThenListen(bytes) => {
             let mut buf = [0u8; 1024];

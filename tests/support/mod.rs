@@ -17,6 +17,7 @@
 
 pub mod closed_port;
 pub mod fake;
+pub mod instance;
 pub mod peers;
 pub mod pki;
 pub mod process;
