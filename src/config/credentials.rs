@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Env;
+use crate::expect::HeaderValue;
 use crate::protocol::Protocol;
 use crate::secrets::Secret;
-use crate::expect::HeaderValue;
 use crate::target::Target;
 use crate::values::BadValue;
 

@@ -214,6 +214,7 @@ impl Config {
         }
         let init = init_options(&cli, env)?;
         let (log_filter, log_format) = logging(&cli.wait, env)?;
+        let from_env = FromEnv::for_targets(env, &targets)?;
 
         Ok(Config {
             mode,
@@ -224,7 +225,7 @@ impl Config {
             hook_timeout,
             lock,
             lock_name,
-            from_env: FromEnv::for_targets(env, &targets)?,
+            from_env,
             user,
             secrets_from_files,
             child_secrets,
