@@ -150,7 +150,7 @@ impl Http {
                 ProbeError::NotReady(format!(
                     "json {}: the body is {e} (it starts with \"{}\")",
                     rule.path,
-                    net::printable(&body[..body.len().min(40)])
+                    net::shown(&body[..body.len().min(40)])
                 ))
             })?;
             match found {
@@ -159,7 +159,7 @@ impl Http {
                     return Err(ProbeError::NotReady(format!(
                         "json {} is \"{}\", expected {wanted}",
                         rule.path,
-                        net::printable(v.text().as_bytes())
+                        net::shown(v.text().as_bytes())
                     )));
                 }
                 None => {

@@ -124,7 +124,9 @@ async fn call(
     req.extend_from_slice(body);
     let size = (req.len() - 4) as u32;
     req[..4].copy_from_slice(&size.to_be_bytes());
-    s.write_all(&req).await.map_err(|e| net::io_error(e, "kafka", &format!("sending {what}")))?;
+    s.write_all(&req)
+        .await
+        .map_err(|e| net::io_error(e, "kafka", &format!("sending {what}")))?;
     let size = net::read_exact(s, 4, what).await.map_err(reset(what))?;
     let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
     let bytes = net::read_exact(s, size, what).await.map_err(reset(what))?;

@@ -121,7 +121,9 @@ async fn command(s: &mut TcpStream, name: &str) -> Result<Reply, ProbeError> {
     msg.push(0); // section kind 0: the body
     msg.extend_from_slice(&doc_len.to_le_bytes());
     msg.extend_from_slice(&doc);
-    s.write_all(&msg).await.map_err(|e| net::io_error(e, "mongodb", &format!("sending {name}")))?;
+    s.write_all(&msg)
+        .await
+        .map_err(|e| net::io_error(e, "mongodb", &format!("sending {name}")))?;
 
     let what = "the reply to hello";
     let header = net::read_exact(s, 16, what).await.map_err(reset)?;
