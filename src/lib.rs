@@ -12,7 +12,8 @@
 //!   a leaf that `config` and `target` both use.
 //! - [`protocol`]: the registry, one table of schemes, ports and help lines.
 //! - [`target`]: a target string → [`target::Target`], exactly what the user
-//!   wrote; [`expect`]: the fragment's options that change what "ready"
+//!   wrote; [`params`]: its query parameters (TLS modes and files);
+//!   [`expect`]: the fragment's options that change what "ready"
 //!   means ([`pattern`]: the small regex of `#match=`).
 //! - [`secrets`]: [`secrets::Secret`], a value that never formats as itself.
 //! - [`probe`]: what "ready" means, one module per protocol (+ `net`, `tls`).
@@ -46,6 +47,7 @@ pub mod hooks;
 pub mod init;
 pub mod lock;
 pub mod logging;
+pub mod params;
 pub mod pattern;
 pub mod probe;
 pub mod protocol;

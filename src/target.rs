@@ -11,10 +11,10 @@
 //! ```text
 //! host:port | [v6]:port                     bare: protocol from the port
 //! tcp://host:port                           plain TCP connect, whatever the port
-//! postgres[ql]://[user[:pass]@]host[:port][/db][?params]
-//! mysql:// | mariadb://[user[:pass]@]host[:port][/db]
-//! redis://[[user]:pass@]host[:port][/n]
-//! amqp://[user[:pass]@]host[:port][/vhost]
+//! postgres[ql]://[user[:pass]@]host[:port][/db][?params]   (and postgres:///db?host=/socket/dir)
+//! mysql:// | mariadb://[user[:pass]@]host[:port][/db][?params]
+//! redis[s]://[[user]:pass@]host[:port][/n][?params]
+//! amqp[s]://[user[:pass]@]host[:port][/vhost][?params]
 //! http[s]://host[:port][/path][?query]
 //! nats://[user:pass@|token@]host[:4222]
 //! mqtt[s]://[user[:pass]@]host[:1883|8883]
@@ -27,9 +27,16 @@
 //!                                           (see crate::expect)
 //! ```
 //!
-//! The query belongs to the protocol (it is sent to an HTTP server; libpq-style
-//! `?sslmode=` is accepted and ignored); preflight's own per-target options go
-//! in the fragment, which no server ever sees.
+//! Framework spellings of the schemes (`postgresql+psycopg2`, `mysql2`,
+//! `pyamqp`...) are rows of the registry. The user-info ends at the *last*
+//! `@` a host follows, so a password may hold any character unencoded, or be
+//! percent-encoded; it never appears in any message ([`redact`], and errors
+//! quote nothing from between the scheme and the last `@`).
+//!
+//! The query belongs to the protocol: sent to an HTTP server; for the
+//! databases and brokers, read by [`crate::params`] (TLS modes and files);
+//! preflight's own per-target options go in the fragment, which no server
+//! ever sees.
 
 use std::fmt;
 use std::time::Duration;
@@ -37,6 +44,7 @@ use std::time::Duration;
 use percent_encoding::percent_decode_str;
 
 use crate::expect::{self, Expect, Family};
+use crate::params::{self, Params};
 use crate::protocol;
 pub use crate::protocol::Protocol;
 use crate::secrets::Secret;
@@ -64,9 +72,12 @@ pub struct Target {
     /// The fragment's options that change what "ready" means (`#status=`,
     /// `#down`...): see [`crate::expect`].
     pub expect: Expect,
-    /// https: a PEM file of extra CA certificates to trust besides the
-    /// bundled roots (`PREFLIGHT_CA_FILE`, set by the config).
+    /// A PEM file of extra CA certificates every TLS connection trusts
+    /// besides the bundled roots (`PREFLIGHT_CA_FILE`, set by the config).
     pub ca_file: Option<std::path::PathBuf>,
+    /// What the query said that preflight understands (TLS modes and files,
+    /// a PostgreSQL socket directory), see [`crate::params`].
+    pub params: Params,
     /// The target as written, with any password replaced by `***`.
     redacted: String,
 }
@@ -115,14 +126,20 @@ impl std::error::Error for TargetError {}
 
 /// Parse one target.
 pub fn parse(input: &str) -> Result<Target, TargetError> {
-    let (without_fragment, fragment) = match input.split_once('#') {
-        Some((a, b)) => (a, Some(b)),
+    // The fragment starts at the first `#` after the user-info: a password
+    // may hold a `#`.
+    let after_userinfo = userinfo_span(input).map_or(0, |(_, at)| at);
+    let (without_fragment, fragment) = match input[after_userinfo..].find('#') {
+        Some(i) => (
+            &input[..after_userinfo + i],
+            Some(&input[after_userinfo + i + 1..]),
+        ),
         None => (input, None),
     };
     let redacted = redact(input);
     let err = |expected: String| TargetError {
         value: redacted.clone(),
-        expected,
+        expected: scrub(expected, input),
     };
     if input.trim().is_empty() {
         return Err(err(
@@ -167,6 +184,7 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
                 timeout: None,
                 expect: Expect::default(),
                 ca_file: None,
+                params: Params::default(),
                 redacted: String::new(),
             }
         }
@@ -176,6 +194,32 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
     }
     target.redacted = redacted;
     Ok(target)
+}
+
+/// Hide, in an error's explanation, every quoted value that does not come
+/// from the scheme or from after the input's last `@`: whatever lies between
+/// them may be (part of) a password, however the parse went.
+fn scrub(expected: String, input: &str) -> String {
+    let Some(at) = input.rfind('@') else {
+        return expected;
+    };
+    let scheme_end = input.find("://").map_or(0, |i| i + 3).min(at);
+    let safe = |v: &str| input[..scheme_end].contains(v) || input[at + 1..].contains(v);
+    let mut out = String::new();
+    let mut parts = expected.split('\'');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    // Odd pieces are inside quotes.
+    for (i, part) in parts.enumerate() {
+        out.push('\'');
+        if i % 2 == 0 && !safe(part) {
+            out.push_str("***");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 fn known_schemes() -> String {
@@ -203,17 +247,20 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
             timeout: None,
             expect: Expect::default(),
             ca_file: None,
+            params: Params::default(),
             redacted: String::new(),
         });
     }
 
-    let (authority, path_and_query) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
+    // The user-info ends at the last `@` a host follows: a password may
+    // hold any character, `@`, `/`, `?` and `#` included.
+    let (userinfo, after) = match userinfo_end(rest) {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
     };
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, authority),
+    let (hostport, path_and_query) = match after.find(['/', '?']) {
+        Some(i) => after.split_at(i),
+        None => (after, ""),
     };
     let (user, password) = match userinfo {
         None => (None, None),
@@ -222,19 +269,49 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
                 Some((n, p)) => (n, Some(p)),
                 None => (u, None),
             };
-            let name = decode(name)?;
+            let name = decode(name)
+                .map_err(|_| "the user name is not valid UTF-8 once percent-decoded".to_string())?;
             let user = if name.is_empty() { None } else { Some(name) };
             let password = match pass {
-                Some(p) => Some(Secret::new(decode(p)?)),
+                // Never quote the password, not even in an error.
+                Some(p) => Some(Secret::new(decode(p).map_err(|_| {
+                    "the password is not valid UTF-8 once percent-decoded".to_string()
+                })?)),
                 None => None,
             };
             (user, password)
         }
     };
-    let (host, port) = parse_host_port(hostport, default_port)?;
     let (raw_path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p, q.to_string()),
         None => (path_and_query, String::new()),
+    };
+    let params = params::parse(kind, &query)?;
+    // PostgreSQL over a unix socket: `postgres:///db?host=/run/postgresql`
+    // or the directory percent-encoded as the host.
+    let (raw_host, raw_port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        _ => (hostport, None),
+    };
+    let decoded_host = decode(raw_host).unwrap_or_default();
+    let (host, port) = if kind == Protocol::Postgres
+        && (decoded_host.starts_with('/')
+            || (hostport.is_empty() && params.host.as_deref().is_some_and(|h| h.starts_with('/'))))
+    {
+        let dir = match &params.host {
+            Some(h) if h.starts_with('/') => h.clone(),
+            _ => decoded_host,
+        };
+        let port = match raw_port {
+            Some(p) => parse_port(p)?,
+            None => default_port.unwrap_or(5432),
+        };
+        (dir, port)
+    } else if kind == Protocol::Postgres && hostport.is_empty() && params.host.is_some() {
+        let host = params.host.clone().unwrap_or_default();
+        parse_host_port(&host, default_port)?
+    } else {
+        parse_host_port(hostport, default_port)?
     };
     let path = match kind {
         Protocol::Http => {
@@ -263,8 +340,45 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
         timeout: None,
         expect: Expect::default(),
         ca_file: None,
+        params,
         redacted: String::new(),
     })
+}
+
+/// Where the user-info of `rest` (what follows `scheme://`) ends: the last
+/// `@` that a plausible `host[:port]` follows, up to the end or `/`, `?`,
+/// `#`. An `@` inside a query value must then be written `%40`.
+fn userinfo_end(rest: &str) -> Option<usize> {
+    rest.match_indices('@')
+        .map(|(i, _)| i)
+        .rev()
+        .find(|&i| looks_like_host(&rest[i + 1..]))
+}
+
+fn looks_like_host(s: &str) -> bool {
+    let end = s.find(['/', '?', '#']).unwrap_or(s.len());
+    let hostport = &s[..end];
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, "")) => (h, ""),
+            Some((h, after)) => match after.strip_prefix(':') {
+                Some(p) => (h, p),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => hostport.split_once(':').unwrap_or((hostport, "")),
+    };
+    host.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '%' | ':'))
+        && port.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The user-info of a URL: (where it starts, where its `@` is).
+fn userinfo_span(input: &str) -> Option<(usize, usize)> {
+    let start = input.find("://")? + 3;
+    let at = userinfo_end(&input[start..])?;
+    Some((start, start + at))
 }
 
 /// `host:port`, `[v6]:port`, or just `host` when the scheme has a default port.
@@ -353,30 +467,34 @@ fn decode(s: &str) -> Result<String, String> {
         .map_err(|_| format!("'{s}' is not valid UTF-8 once percent-decoded"))
 }
 
-/// The input with the password of the userinfo (and any password-like query
-/// value) replaced by `***`.
+/// The input with the password of the user-info (and any password-like query
+/// value) replaced by `***`. Where no host can be told apart, everything up
+/// to the last `@` is hidden: better too much than a secret.
 pub fn redact(input: &str) -> String {
     let mut out = input.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let auth_start = scheme_end + 3;
-        let auth_end = out[auth_start..]
-            .find(['/', '?', '#'])
-            .map_or(out.len(), |i| auth_start + i);
-        if let Some(at) = out[auth_start..auth_end].rfind('@') {
-            let userinfo = &out[auth_start..auth_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                out.replace_range(auth_start + colon + 1..auth_start + at, "***");
-            } else if out[..scheme_end].eq_ignore_ascii_case("nats") {
-                // nats://TOKEN@host
-                out.replace_range(auth_start..auth_start + at, "***");
-            }
+    let mut query_from = 0;
+    if let Some((start, at)) = userinfo_span(input) {
+        let userinfo = &input[start..at];
+        if let Some(colon) = userinfo.find(':') {
+            out.replace_range(start + colon + 1..at, "***");
+            query_from = start + colon + 4;
+        } else if input[..start - 3].eq_ignore_ascii_case("nats") {
+            // nats://TOKEN@host
+            out.replace_range(start..at, "***");
+            query_from = start + 3;
+        }
+    } else if let Some(at) = input.rfind('@') {
+        let start = input.find("://").map_or(0, |i| i + 3);
+        if start <= at {
+            out.replace_range(start..at, "***");
+            query_from = start + 3;
         }
     }
-    let fragment = out.find('#').map(|i| {
-        let f = out.split_off(i);
+    let fragment = out[query_from..].find('#').map(|i| {
+        let f = out.split_off(query_from + i);
         format!("#{}", expect::redact_fragment(&f[1..]))
     });
-    if let Some(q) = out.find('?') {
+    if let Some(q) = out[query_from..].find('?').map(|i| i + query_from) {
         let (head, query) = out.split_at(q + 1);
         let redacted: Vec<String> = query
             .split('&')
@@ -388,6 +506,49 @@ pub fn redact(input: &str) -> String {
         out = format!("{head}{}", redacted.join("&"));
     }
     out + fragment.as_deref().unwrap_or("")
+}
+
+/// Split a list of targets on whitespace and commas, except inside a URL's
+/// user-info: `postgres://app:pa,ss word@db/app` stays one target. A piece
+/// that holds an `@` without a `scheme://` before it can only be the rest of
+/// the previous URL's password, so it is joined back, with its separators.
+pub fn split_targets(s: &str) -> Vec<String> {
+    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    let mut start = None;
+    for (i, c) in s.char_indices().chain(std::iter::once((s.len(), ' '))) {
+        let sep = c.is_whitespace() || c == ',';
+        match (start, sep) {
+            (None, false) => start = Some(i),
+            (Some(b), true) => {
+                pieces.push((b, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let is_url = |p: &str| p.contains("://");
+    let continues = |p: &str| p.find('@').is_some_and(|at| !p[..at].contains("://"));
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < pieces.len() {
+        let (b, mut e) = pieces[i];
+        let mut next = i + 1;
+        if is_url(&s[b..e]) {
+            // Up to the last piece that can only be the rest of a password,
+            // before the next URL.
+            let mut j = i + 1;
+            while j < pieces.len() && !is_url(&s[pieces[j].0..pieces[j].1]) {
+                if continues(&s[pieces[j].0..pieces[j].1]) {
+                    e = pieces[j].1;
+                    next = j + 1;
+                }
+                j += 1;
+            }
+        }
+        out.push((b, e));
+        i = next;
+    }
+    out.into_iter().map(|(b, e)| s[b..e].to_string()).collect()
 }
 
 fn is_secret_key(key: &str) -> bool {
@@ -488,5 +649,104 @@ mod tests {
         assert_eq!(t.timeout, Some(Duration::from_secs(5)));
         assert!(t.expect.status_ok(204) && !t.expect.status_ok(200));
         assert_eq!(t.path, "/ready");
+    }
+
+    #[test]
+    fn a_password_may_hold_any_character_unencoded_or_encoded() {
+        for pw in [
+            "pa/ss", "p@ss", "p#ss", "p?ss", "pa:ss", "p a,s;s", "@/?#:", "x%zz",
+        ] {
+            let t = ok(&format!("postgres://app:{pw}@db:5433/app#timeout=5s"));
+            assert_eq!(t.password.as_ref().unwrap().expose(), pw);
+            assert_eq!(
+                (t.host.as_str(), t.port, t.path.as_str()),
+                ("db", 5433, "app")
+            );
+            assert_eq!(t.timeout, Some(Duration::from_secs(5)));
+            assert_eq!(t.redacted(), "postgres://app:***@db:5433/app#timeout=5s");
+        }
+        let t = ok("mysql://app:p%40ss%2Fw%23rd@db/shop");
+        assert_eq!(t.password.unwrap().expose(), "p@ss/w#rd");
+    }
+
+    #[test]
+    fn framework_spellings_of_schemes_are_accepted() {
+        for (url, protocol, port, tls) in [
+            (
+                "postgresql+psycopg2://u:p@db/x",
+                Protocol::Postgres,
+                5432,
+                false,
+            ),
+            ("postgresql+asyncpg://db/x", Protocol::Postgres, 5432, false),
+            ("postgres+psycopg://db/x", Protocol::Postgres, 5432, false),
+            ("postgis://db/x", Protocol::Postgres, 5432, false),
+            ("mysql+pymysql://db/x", Protocol::Mysql, 3306, false),
+            ("mysql+mysqldb://db/x", Protocol::Mysql, 3306, false),
+            ("mysql2://db/x", Protocol::Mysql, 3306, false),
+            ("pyamqp://guest:guest@mq//", Protocol::Amqp, 5672, false),
+            ("rediss://cache", Protocol::Redis, 6379, true),
+            ("amqps://mq", Protocol::Amqp, 5671, true),
+        ] {
+            let t = ok(url);
+            assert_eq!((t.protocol, t.port, t.tls), (protocol, port, tls), "{url}");
+        }
+    }
+
+    #[test]
+    fn postgres_over_a_unix_socket() {
+        let t = ok("postgres:///app?host=/var/run/postgresql");
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("/var/run/postgresql", 5432, "app")
+        );
+        let t = ok("postgres://%2Fvar%2Frun%2Fpostgresql:5433/app");
+        assert_eq!((t.host.as_str(), t.port), ("/var/run/postgresql", 5433));
+        let t = ok("postgres:///app?host=db");
+        assert_eq!(t.host, "db");
+        // Control: without a host anywhere, still an error.
+        assert!(bad("postgres:///app").contains("host"));
+    }
+
+    #[test]
+    fn a_known_parameter_with_a_bad_value_is_refused_naming_it() {
+        let e = bad("postgres://app:pw@db/app?sslmode=on");
+        assert!(
+            e.contains("sslmode='on'") && e.contains("verify-full"),
+            "{e}"
+        );
+        let t = ok("postgres://db/app?sslmode=verify-full&connect_timeout=3");
+        assert_eq!(t.params.tls.mode, Some(crate::params::TlsMode::VerifyFull));
+        assert_eq!(t.params.ignored, ["connect_timeout"]);
+    }
+
+    #[test]
+    fn lists_split_on_separators_but_never_inside_a_password() {
+        assert_eq!(split_targets("a:1, b:2 c:3"), ["a:1", "b:2", "c:3"]);
+        assert_eq!(
+            split_targets("postgres://app:pa,ss@127.0.0.1/app redis:6379"),
+            ["postgres://app:pa,ss@127.0.0.1/app", "redis:6379"]
+        );
+        assert_eq!(
+            split_targets("db:1,postgres://app:a b, c@d@db/x,mysql://u:p@m"),
+            ["db:1", "postgres://app:a b, c@d@db/x", "mysql://u:p@m"]
+        );
+    }
+
+    #[test]
+    fn no_part_of_a_password_appears_when_the_host_is_invalid() {
+        for input in [
+            "postgres://app:pa/ss@d b:5432/x",
+            "postgres://app:pa:ss@db:99999/x",
+            "app:hunter2@db:5432",
+            "postgres://app:hunter2@",
+            "mysql://app:hunter2@db:port",
+            "postgres://app:pw%ff@db/x",
+        ] {
+            let e = parse(input).expect_err(input).to_string();
+            for leak in ["pa/ss", "ss@", "hunter2", "pw%ff", "pa:ss"] {
+                assert!(!e.contains(leak), "{input}: {e}");
+            }
+        }
     }
 }

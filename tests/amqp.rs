@@ -11,8 +11,9 @@ use tokio::time::timeout;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
+use crate::support::pki::Pki;
 use crate::support::server::Server;
-use crate::support::{free_port, listening};
+use crate::support::{TempDir, free_port, listening};
 
 const SHARED: &str = "127.0.0.1:5672";
 
@@ -236,4 +237,93 @@ async fn a_version_mismatch_names_the_offered_version() {
         Err(ProbeError::Protocol(m)) => assert!(m.contains("0-1-0-0"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+// ---- amqps:// against a TLS-wrapped fake broker ----
+
+/// One try at `url`, trusting `ca` as PREFLIGHT_CA_FILE would.
+async fn check_with_ca(url: &str, ca: Option<&std::path::Path>) -> Result<(), ProbeError> {
+    let mut t = parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    t.ca_file = ca.map(|p| p.to_path_buf());
+    timeout(Duration::from_secs(10), Probe::new(&t).check())
+        .await
+        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
+}
+
+fn fatal(r: Result<(), ProbeError>) -> String {
+    match r {
+        Err(e @ ProbeError::Fatal(_)) => e.to_string(),
+        other => panic!("expected a fatal error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn amqps_verifies_the_broker_certificate() {
+    let pki = Pki::new();
+    let wrong = Pki::new();
+    let dir = TempDir::new();
+    let ca = pki.ca_file(&dir);
+    let wrong_ca = wrong.ca_file_in(dir.path(), "wrong.pem");
+    let (addr, _) = fake::start_tls(
+        pki.server(&["localhost"], false),
+        Peer::ReplyThenClose(start_frame()),
+    )
+    .await;
+    let port = addr.port();
+    // Positive controls: PREFLIGHT_CA_FILE, ?cacertfile=, ?verify=verify_none.
+    check_with_ca(&format!("amqps://localhost:{port}"), Some(&ca))
+        .await
+        .unwrap();
+    check_with_ca(
+        &format!("amqps://localhost:{port}?cacertfile={}", ca.display()),
+        None,
+    )
+    .await
+    .unwrap();
+    check_with_ca(
+        &format!("amqps://127.0.0.1:{port}?verify=verify_none"),
+        None,
+    )
+    .await
+    .unwrap();
+    let e = fatal(check_with_ca(&format!("amqps://localhost:{port}"), None).await);
+    assert!(e.contains("unknown issuer"), "{e}");
+    let e = fatal(check_with_ca(&format!("amqps://localhost:{port}"), Some(&wrong_ca)).await);
+    assert!(e.contains("unknown issuer"), "{e}");
+    let e = fatal(check_with_ca(&format!("amqps://127.0.0.1:{port}"), Some(&ca)).await);
+    assert!(e.contains("name mismatch"), "{e}");
+    // The default port of amqps:// is 5671.
+    assert_eq!(parse("amqps://mq").unwrap().port, 5671);
+}
+
+#[tokio::test]
+async fn amqps_sends_the_password_only_inside_tls() {
+    let pki = Pki::new();
+    let dir = TempDir::new();
+    let ca = pki.ca_file(&dir);
+    // Over TLS the password reaches the broker exactly (PLAIN: \0user\0pass).
+    let (tls_addr, over_tls) = fake::start_tls(
+        pki.server(&["localhost"], false),
+        Peer::ReplyThenListen(start_frame()),
+    )
+    .await;
+    let url = format!("amqps://app:p%40ss%20w@localhost:{}/", tls_addr.port());
+    let mut t = parse(&url).unwrap();
+    t.ca_file = Some(ca);
+    let _ = timeout(Duration::from_secs(1), Probe::new(&t).check()).await;
+    assert!(
+        over_tls.contains(b"\0app\0p@ss w"),
+        "{:?}",
+        over_tls.bytes()
+    );
+    // A broker without TLS never sees it.
+    let (plain_addr, plain) = fake::start_recorded(Peer::ReplyThenListen(start_frame())).await;
+    let r = check_with_ca(
+        &format!("amqps://app:p%40ss%20w@{plain_addr}/?verify=verify_none"),
+        None,
+    )
+    .await;
+    assert!(r.is_err(), "{r:?}");
+    assert!(!plain.contains(b"p@ss w"));
+    assert!(!plain.bytes().is_empty(), "the fake saw nothing at all");
 }

@@ -11,8 +11,9 @@ use tokio::time::timeout;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
+use crate::support::pki::{Pki, SERVER_NAMES};
 use crate::support::server::Server;
-use crate::support::{Bounded, have_program, listening, preflight};
+use crate::support::{Bounded, TempDir, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:6379";
 
@@ -285,4 +286,171 @@ async fn error_replies_are_classified() {
     assert!(matches!(r, Err(ProbeError::Fatal(_))), "{r:?}");
     let r = fake_check(Peer::ReplyThenClose(b"$4\r\nPONG\r\n".to_vec())).await;
     assert!(r.is_ok(), "{r:?}");
+}
+
+// ---- TLS (rediss://) and ACL users ----
+
+/// A redis-server of the test's own that speaks only TLS, with a
+/// certificate for `names` signed by `pki`.
+fn start_tls(pki: &Pki, names: &[&str]) -> RedisServer {
+    let mut r = RedisServer::new(&[]);
+    let (cert, key) = pki.issue(names, false).write(r.server.dir.path(), "server");
+    let ca = pki.ca_file_in(r.server.dir.path(), "ca.pem");
+    let port = r.server.port.to_string();
+    for arg in [
+        "--port",
+        "0",
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        cert.to_str().unwrap(),
+        "--tls-key-file",
+        key.to_str().unwrap(),
+        "--tls-ca-cert-file",
+        ca.to_str().unwrap(),
+        "--tls-auth-clients",
+        "no",
+        "--requirepass",
+        "s3cret",
+    ] {
+        r.args.push(arg.to_string());
+    }
+    r.spawn();
+    r.server.wait_listening();
+    r
+}
+
+/// One try at `url`, trusting `ca` as PREFLIGHT_CA_FILE would.
+async fn check_with_ca(url: &str, ca: Option<&std::path::Path>) -> Result<(), ProbeError> {
+    let mut t = parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    t.ca_file = ca.map(|p| p.to_path_buf());
+    timeout(Duration::from_secs(10), Probe::new(&t).check())
+        .await
+        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
+}
+
+fn fatal(r: Result<(), ProbeError>) -> String {
+    match r {
+        Err(e @ ProbeError::Fatal(_)) => e.to_string(),
+        other => panic!("expected a fatal error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn rediss_verifies_the_certificate_by_default() {
+    require!(RedisServer::available(), "redis-server not installed");
+    let pki = Pki::new();
+    let wrong = Pki::new();
+    let dir = TempDir::new();
+    let ca = pki.ca_file(&dir);
+    let wrong_ca = wrong.ca_file_in(dir.path(), "wrong.pem");
+    let r = start_tls(&pki, &["localhost"]);
+    let port = r.server.port;
+    // Positive controls: the CA from PREFLIGHT_CA_FILE or ?ssl_ca_certs=.
+    check_with_ca(&format!("rediss://:s3cret@localhost:{port}"), Some(&ca))
+        .await
+        .unwrap();
+    check_with_ca(
+        &format!(
+            "rediss://:s3cret@localhost:{port}/1?ssl_ca_certs={}",
+            ca.display()
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    // Without the CA, with the wrong one, for another name: refused, named.
+    let e = fatal(check_with_ca(&format!("rediss://:s3cret@localhost:{port}"), None).await);
+    assert!(e.contains("unknown issuer"), "{e}");
+    let e = fatal(
+        check_with_ca(
+            &format!("rediss://:s3cret@localhost:{port}"),
+            Some(&wrong_ca),
+        )
+        .await,
+    );
+    assert!(e.contains("unknown issuer"), "{e}");
+    let e = fatal(check_with_ca(&format!("rediss://:s3cret@127.0.0.1:{port}"), Some(&ca)).await);
+    assert!(
+        e.contains("name mismatch") && e.contains("localhost"),
+        "{e}"
+    );
+    assert!(!e.contains("s3cret"), "{e}");
+    // ssl_cert_reqs=none: encrypted, not verified.
+    check_with_ca(
+        &format!("rediss://:s3cret@127.0.0.1:{port}?ssl_cert_reqs=none"),
+        None,
+    )
+    .await
+    .unwrap();
+    let e = fatal(check_with_ca(&format!("rediss://:wrong@localhost:{port}"), Some(&ca)).await);
+    assert!(e.contains("WRONGPASS"), "{e}");
+}
+
+#[tokio::test]
+async fn plain_redis_against_a_tls_port_says_tls() {
+    require!(RedisServer::available(), "redis-server not installed");
+    let pki = Pki::new();
+    let r = start_tls(&pki, SERVER_NAMES);
+    let e = check(&format!("redis://:s3cret@{}", r.addr()))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("rediss://"), "{e}");
+    // Control: the same server over TLS.
+    check(&format!("rediss://:s3cret@{}?ssl_cert_reqs=none", r.addr()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn rediss_sends_no_password_to_a_server_without_tls() {
+    let (addr, seen) = fake::start_recorded(Peer::ReplyThenListen(b"+OK\r\n".to_vec())).await;
+    let r = check(&format!("rediss://:s3cr3t-pw@{addr}?ssl_cert_reqs=none")).await;
+    assert!(r.is_err(), "{r:?}");
+    assert!(
+        !seen.contains(b"s3cr3t-pw"),
+        "the password went out in cleartext"
+    );
+    // Control: plain redis:// does send it, so the recording would show it.
+    let plain = Probe::new(&parse(&format!("redis://:s3cr3t-pw@{addr}")).unwrap());
+    let _ = timeout(Duration::from_secs(1), plain.check()).await;
+    assert!(seen.contains(b"s3cr3t-pw"));
+}
+
+#[tokio::test]
+async fn an_acl_user_logs_in_with_auth_user_password() {
+    require!(RedisServer::available(), "redis-server not installed");
+    let r = RedisServer::start(&["--user", "app", "on", ">s3cret", "~*", "&*", "+@all"]);
+    let a = r.addr();
+    check(&format!("redis://app:s3cret@{a}")).await.unwrap();
+    // The same password for another user, or no user: refused.
+    let e = fatal(check(&format!("redis://other:s3cret@{a}")).await);
+    assert!(e.contains("WRONGPASS"), "{e}");
+    let e = fatal(check(&format!("redis://:s3cret@{a}")).await);
+    assert!(e.contains("AUTH refused"), "{e}");
+}
+
+#[tokio::test]
+async fn passwords_with_special_characters_reach_the_server_exactly() {
+    for pw in ["p@ss", "pa/ss", "p#ss?", "a b,c", "x:y", "100%", "é€"] {
+        let (addr, seen) = fake::start_recorded(Peer::ReplyThenListen(b"+OK\r\n".to_vec())).await;
+        let encoded: String = pw.bytes().map(|b| format!("%{b:02X}")).collect();
+        for url in [
+            format!("redis://app:{pw}@{addr}"),
+            format!("redis://app:{encoded}@{addr}"),
+        ] {
+            let _ = timeout(
+                Duration::from_secs(2),
+                Probe::new(&parse(&url).unwrap()).check(),
+            )
+            .await;
+        }
+        let auth = format!("*3\r\n$4\r\nAUTH\r\n$3\r\napp\r\n${}\r\n{pw}\r\n", pw.len());
+        let bytes = seen.bytes();
+        let count = bytes
+            .windows(auth.len())
+            .filter(|w| *w == auth.as_bytes())
+            .count();
+        assert_eq!(count, 2, "{pw}: {:?}", String::from_utf8_lossy(&bytes));
+    }
 }

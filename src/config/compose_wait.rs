@@ -20,7 +20,7 @@ use crate::values::{parse_duration, split_list};
 pub fn targets(env: &Env) -> Result<Vec<(String, &'static str)>, BadValue> {
     let mut out: Vec<(String, &'static str)> = env
         .non_empty("WAIT_HOSTS")
-        .map(split_list)
+        .map(crate::target::split_targets)
         .unwrap_or_default()
         .into_iter()
         .map(|h| (h, "WAIT_HOSTS"))

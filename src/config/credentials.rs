@@ -27,7 +27,8 @@ pub struct FromEnv {
     pub mysql_pwd: Option<Secret>,
     /// `REDISCLI_AUTH`: for redis URLs without a password, user or not.
     pub redis_auth: Option<Secret>,
-    /// `PREFLIGHT_CA_FILE`: trusted beside the bundled roots by https.
+    /// `PREFLIGHT_CA_FILE`: trusted beside the bundled roots by every TLS
+    /// connection.
     pub ca_file: Option<PathBuf>,
     /// The value of each variable a `#header=Name:$VAR` names.
     pub header_vars: BTreeMap<String, Secret>,
@@ -62,7 +63,8 @@ impl FromEnv {
     }
 
     pub fn read(env: &Env) -> FromEnv {
-        let secret = |name| env.get(name).map(Secret::new);
+        // An empty value is unset: compose writes an unset ${VAR} as "".
+        let secret = |name| env.get(name).filter(|v| !v.is_empty()).map(Secret::new);
         FromEnv {
             pgpassword: secret("PGPASSWORD"),
             mysql_pwd: secret("MYSQL_PWD"),
@@ -74,13 +76,12 @@ impl FromEnv {
         }
     }
 
-    /// `target` with what the environment adds: the CA file for https, the
-    /// password for a URL without one.
+    /// `target` with what the environment adds: the CA file (every target
+    /// may speak TLS: `sslmode=prefer` is the default), the password for a
+    /// URL without one.
     pub fn complete(&self, target: &Target) -> Target {
         let mut t = target.clone();
-        if t.tls {
-            t.ca_file = self.ca_file.clone();
-        }
+        t.ca_file = self.ca_file.clone();
         let password = match t.protocol {
             Protocol::Postgres if t.user.is_some() => &self.pgpassword,
             Protocol::Mysql if t.user.is_some() => &self.mysql_pwd,

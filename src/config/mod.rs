@@ -286,7 +286,7 @@ fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), BadValu
     };
     let from_cli = |list: &[String], name: &'static str| -> Vec<(String, &'static str)> {
         list.iter()
-            .flat_map(|t| split_list(t))
+            .flat_map(|t| target::split_targets(t))
             .map(|t| (t, name))
             .collect()
     };
@@ -295,7 +295,7 @@ fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), BadValu
     let raw_targets: Vec<(String, &str)> = if !raw_targets.is_empty() {
         raw_targets
     } else if let Some(list) = env.non_empty("PREFLIGHT_WAIT") {
-        split_list(list)
+        target::split_targets(list)
             .into_iter()
             .map(|t| (t, "PREFLIGHT_WAIT"))
             .collect()

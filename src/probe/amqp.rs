@@ -1,4 +1,9 @@
-//! AMQP 0-9-1 (`amqp://`), as RabbitMQ speaks it.
+//! AMQP 0-9-1 (`amqp://`, and `amqps://` over TLS), as RabbitMQ speaks it.
+//!
+//! `amqps://` (port 5671) speaks TLS from the first byte and verifies the
+//! certificate against the bundled roots and `PREFLIGHT_CA_FILE` by default;
+//! RabbitMQ's URI parameters `?verify=verify_none`, `?cacertfile=PATH`,
+//! `?certfile=&keyfile=` change that (see [`crate::params`]).
 //!
 //! Sends the protocol header `AMQP\x00\x00\x09\x01` and reads one frame
 //! (type, channel, size, payload, frame-end `0xCE`; the size capped at
@@ -30,14 +35,14 @@
 //! | any other | not yet, with its text |
 //!
 //! Deliberately not checked: memory and disk alarms (`connection.blocked`
-//! only concerns publishers), queues, the management API, TLS (`amqps://`
-//! is not a scheme yet), mechanisms other than PLAIN.
+//! only concerns publishers), queues, the management API, mechanisms other
+//! than PLAIN (EXTERNAL with a client certificate).
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use crate::target::Target;
 
+use super::tls::{self, Stream, Tls};
 use super::{ProbeError, net};
 
 const PROTOCOL_HEADER: &[u8; 8] = b"AMQP\x00\x00\x09\x01";
@@ -60,18 +65,21 @@ const ACCESS_REFUSED: u16 = 403;
 #[derive(Debug, Clone)]
 pub struct Amqp {
     target: Target,
+    /// `amqps://`: the TLS client, built once.
+    tls: Option<Tls>,
 }
 
 impl Amqp {
     pub fn new(target: &Target) -> Self {
         Amqp {
             target: target.clone(),
+            tls: tls::for_scheme(target),
         }
     }
 
     pub async fn check(&self) -> Result<(), ProbeError> {
         let t = &self.target;
-        let mut stream = net::connect(&t.host, t.port).await?;
+        let mut stream = tls::connect(&t.host, t.port, self.tls.as_ref()).await?;
         stream
             .write_all(PROTOCOL_HEADER)
             .await
@@ -91,7 +99,7 @@ impl Amqp {
 }
 
 /// Start-Ok, Tune-Ok, Open; on Open-Ok a clean Close.
-async fn login(stream: &mut TcpStream, t: &Target) -> Result<(), ProbeError> {
+async fn login(stream: &mut Stream, t: &Target) -> Result<(), ProbeError> {
     let user = t.user.as_deref().unwrap_or("guest");
     let password = t.password.as_ref().map_or("", |p| p.expose());
     let vhost = if t.path.is_empty() { "/" } else { &t.path };
@@ -158,7 +166,7 @@ async fn login(stream: &mut TcpStream, t: &Target) -> Result<(), ProbeError> {
 }
 
 /// The broker closed the connection: answer Close-Ok and say why.
-async fn refused(stream: &mut TcpStream, args: &[u8], vhost: &str) -> ProbeError {
+async fn refused(stream: &mut Stream, args: &[u8], vhost: &str) -> ProbeError {
     let _ = write_method(stream, CLOSE_OK, &[]).await;
     let code = args
         .get(..2)
@@ -185,10 +193,7 @@ fn unexpected(what: &str, method: (u16, u16)) -> ProbeError {
 
 /// The next method frame on channel 0: ((class, method), arguments).
 /// Heartbeats are skipped.
-async fn read_method(
-    stream: &mut TcpStream,
-    what: &str,
-) -> Result<((u16, u16), Vec<u8>), ProbeError> {
+async fn read_method(stream: &mut Stream, what: &str) -> Result<((u16, u16), Vec<u8>), ProbeError> {
     loop {
         let (kind, payload) = read_frame(stream, what).await?;
         if kind == FRAME_HEARTBEAT {
@@ -206,7 +211,7 @@ async fn read_method(
 }
 
 /// One frame on channel 0: (type, payload).
-async fn read_frame(stream: &mut TcpStream, what: &str) -> Result<(u8, Vec<u8>), ProbeError> {
+async fn read_frame(stream: &mut Stream, what: &str) -> Result<(u8, Vec<u8>), ProbeError> {
     let header = net::read_exact(stream, 7, what).await?;
     if &header[..4] == b"AMQP" {
         let rest = net::read_exact(stream, 1, what).await.unwrap_or_default();
@@ -237,7 +242,7 @@ async fn read_frame(stream: &mut TcpStream, what: &str) -> Result<(u8, Vec<u8>),
     Ok((header[0], payload))
 }
 
-async fn write_method(stream: &mut TcpStream, method: u16, args: &[u8]) -> Result<(), ProbeError> {
+async fn write_method(stream: &mut Stream, method: u16, args: &[u8]) -> Result<(), ProbeError> {
     let size = (4 + args.len()) as u32;
     let mut frame = vec![FRAME_METHOD, 0, 0];
     frame.extend_from_slice(&size.to_be_bytes());

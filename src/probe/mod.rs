@@ -100,6 +100,13 @@ macro_rules! probes {
 
         impl Probe {
             pub fn new(target: &Target) -> Probe {
+                if !target.params.ignored.is_empty() {
+                    tracing::debug!(
+                        target = %target,
+                        ignored = ?target.params.ignored,
+                        "query parameters preflight does not use"
+                    );
+                }
                 match target.protocol {
                     $(Protocol::$variant => Probe::$variant(<$probe>::new(target)),)*
                 }

@@ -1,7 +1,14 @@
-//! Redis (`redis://`): RESP2, one command at a time.
+//! Redis (`redis://`, and `rediss://` over TLS): RESP2, one command at a time.
+//!
+//! `rediss://` speaks TLS from the first byte and verifies the certificate
+//! against the bundled roots and `PREFLIGHT_CA_FILE` by default, as redis-py
+//! does; `?ssl_cert_reqs=none` skips the check, `?ssl_ca_certs=PATH` names the
+//! CA, `?ssl_certfile=&ssl_keyfile=` a client certificate (see
+//! [`crate::params`]). The password is only ever sent after the handshake.
 //!
 //! Sends, each as a RESP array and each only after the previous reply:
-//! `AUTH [user] password` when a password was given (in the URL or from
+//! `AUTH [user] password` (ACL `AUTH user password` when the URL names a
+//! user, `redis://user:pass@`) when a password was given (in the URL or from
 //! `REDISCLI_AUTH`), `SELECT n` when the path names a database, then `PING`.
 //! `+PONG` (or a `PONG` bulk string) is ready. Then it closes: every reply
 //! has been read, so the close is a plain FIN (`QUIT` is deprecated since
@@ -29,17 +36,21 @@
 //!
 //! Deliberately not checked: replication (`role`), cluster slot coverage
 //! beyond `-CLUSTERDOWN`, persistence errors (`-MISCONF` only hits writes),
-//! TLS (`rediss://` is not a scheme yet), RESP3.
+//! RESP3.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::target::Target;
 
+use super::tls::{self, Stream, Tls};
 use super::{ProbeError, net};
+
+/// Said when a plain connection is closed on us: the classic cause is a
+/// TLS-only port.
+const TLS_HINT: &str = " (a TLS-only port? then write rediss://)";
 
 /// Error prefixes that mean "the server is there but not serving yet".
 const NOT_YET: &[&str] = &["LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"];
@@ -47,6 +58,8 @@ const NOT_YET: &[&str] = &["LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYA
 #[derive(Debug, Clone)]
 pub struct Redis {
     target: Target,
+    /// `rediss://`: the TLS client, built once.
+    tls: Option<Tls>,
     /// The "-NOAUTH hides -LOADING" line is said once per target.
     told_blind: Arc<AtomicBool>,
 }
@@ -64,6 +77,7 @@ impl Redis {
     pub fn new(target: &Target) -> Self {
         Redis {
             target: target.clone(),
+            tls: tls::for_scheme(target),
             told_blind: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -71,7 +85,7 @@ impl Redis {
     pub async fn check(&self) -> Result<(), ProbeError> {
         let t = &self.target;
         let mut conn = Conn {
-            stream: net::connect(&t.host, t.port).await?,
+            stream: tls::connect(&t.host, t.port, self.tls.as_ref()).await?,
             buf: Vec::new(),
         };
         if let Some(password) = &t.password {
@@ -129,7 +143,7 @@ fn unexpected(command: &str, reply: Reply) -> ProbeError {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     /// Bytes read but not yet consumed.
     buf: Vec<u8>,
 }
@@ -146,7 +160,7 @@ impl Conn {
         self.stream
             .write_all(&out)
             .await
-            .map_err(|e| net::io_error(e, "redis", what))?;
+            .map_err(|e| with_hint(net::io_error(e, "redis", what), self.stream.is_tls()))?;
         self.reply(what).await
     }
 
@@ -217,10 +231,11 @@ impl Conn {
             .stream
             .read(&mut chunk)
             .await
-            .map_err(|e| net::io_error(e, "redis", what))?;
+            .map_err(|e| with_hint(net::io_error(e, "redis", what), self.stream.is_tls()))?;
         if n == 0 {
             return Err(ProbeError::Protocol(format!(
-                "connection closed before the reply to {what}"
+                "connection closed before the reply to {what}{}",
+                if self.stream.is_tls() { "" } else { TLS_HINT }
             )));
         }
         self.buf.extend_from_slice(&chunk[..n]);
@@ -230,6 +245,14 @@ impl Conn {
 
 /// A reset or broken pipe is the peer hanging up (docker-proxy with nothing
 /// behind it): a protocol error like EOF; other errors stay I/O errors.
+/// A plain connection the server hung up on: add the classic cause.
+fn with_hint(e: ProbeError, tls: bool) -> ProbeError {
+    match e {
+        ProbeError::Protocol(m) if !tls => ProbeError::Protocol(format!("{m}{TLS_HINT}")),
+        e => e,
+    }
+}
+
 fn garbage(what: &str, line: &[u8]) -> ProbeError {
     let shown = net::shown(&line[..line.len().min(40)]);
     ProbeError::Protocol(format!("not a RESP reply to {what}: \"{shown}\""))

@@ -167,6 +167,34 @@ impl Tls {
     }
 }
 
+/// The client for a target whose scheme speaks TLS from the first byte
+/// (`rediss://`, `amqps://`), with its parameters and `PREFLIGHT_CA_FILE`;
+/// None for a plain scheme.
+pub fn for_scheme(target: &crate::target::Target) -> Option<Tls> {
+    if !target.tls {
+        return None;
+    }
+    let params = &target.params.tls;
+    let mode = params.effective_mode(target.protocol, true);
+    Some(Tls::with_options(
+        &target.host,
+        &params.options(mode, target.ca_file.clone()),
+    ))
+}
+
+/// Connect to `host:port` ([`net::connect`]) and, with `tls`, handshake at
+/// once.
+pub async fn connect(host: &str, port: u16, tls: Option<&Tls>) -> Result<Stream, ProbeError> {
+    if let Some(tls) = tls {
+        tls.usable()?;
+    }
+    let tcp = net::connect(host, port).await?;
+    match tls {
+        None => Ok(Stream::Plain(tcp)),
+        Some(tls) => Ok(Stream::Tls(Box::new(tls.handshake(tcp).await?))),
+    }
+}
+
 /// A connection that is plain TCP or TLS over TCP: what the database probes
 /// read and write, whichever their mode.
 #[derive(Debug)]
