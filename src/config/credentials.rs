@@ -123,4 +123,25 @@ mod tests {
         let t = from_env.complete(&crate::target::parse("redis://r").unwrap());
         assert_eq!(t.password.as_ref().map(Secret::expose), Some("r"));
     }
+
+    #[test]
+    fn an_empty_password_variable_is_unset() {
+        for (url, var) in [
+            ("postgres://app@db/app", "PGPASSWORD"),
+            ("mysql://app@db/app", "MYSQL_PWD"),
+            ("redis://cache:6379", "REDISCLI_AUTH"),
+        ] {
+            let written = crate::target::parse(url).unwrap();
+            let empty: Env = [(var, "")].into_iter().collect();
+            assert_eq!(
+                FromEnv::read(&empty).complete(&written).password,
+                None,
+                "{var}"
+            );
+            // Control: a value is used.
+            let set: Env = [(var, "pw")].into_iter().collect();
+            let t = FromEnv::read(&set).complete(&written);
+            assert_eq!(t.password.as_ref().map(Secret::expose), Some("pw"), "{var}");
+        }
+    }
 }

@@ -742,21 +742,6 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_password_variable_is_unset() {
-        for (url, var) in [
-            ("postgres://app@db/app", "PGPASSWORD"),
-            ("mysql://app@db/app", "MYSQL_PWD"),
-            ("redis://cache:6379", "REDISCLI_AUTH"),
-        ] {
-            let c = config(&["wait", url], &[(var, "")]).unwrap();
-            assert!(c.targets[0].password.is_none(), "{var}");
-            // Control: a value is used.
-            let c = config(&["wait", url], &[(var, "pw")]).unwrap();
-            assert_eq!(c.targets[0].password.as_ref().unwrap().expose(), "pw");
-        }
-    }
-
-    #[test]
     fn a_separator_inside_a_password_never_splits_a_list() {
         let url = "postgres://app:pa,ss word@127.0.0.1/app";
         let from_cli = config(&["wait", url, "redis:6379"], &[]).unwrap();
