@@ -61,31 +61,58 @@ pub fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// The longest duration any flag, variable or `#timeout=` takes: a year.
+/// Past it a value is a typo (or `1.5e30s`), and every `Instant + Duration`
+/// later stays far from overflowing (a panic in PID 1).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Parse a duration: `1.5s`, `250ms`, `2m`, `1h30m`, or a bare number of
-/// seconds (as wait-for-it and docker-compose-wait take).
+/// seconds, whole or not (`30`, `0.3`, as wait-for-it and
+/// docker-compose-wait take). At most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        return t
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|_| format!("'{s}' is too large a number of seconds"));
+    let seconds = if is_decimal(t) {
+        Some(t)
+    } else {
+        t.strip_suffix('s').filter(|n| is_decimal(n))
+    };
+    let too_long = || format!("'{s}' is too long, expected at most a year (365d)");
+    let d = match seconds {
+        Some(n) => decimal_seconds(n).ok_or_else(too_long)?,
+        None => humantime::parse_duration(t).map_err(|e| match e {
+            humantime::DurationError::NumberOverflow => too_long(),
+            _ => format!(
+                "'{s}' is not a duration, expected e.g. 30s, 1.5s, 250ms, 2m or a number of seconds"
+            ),
+        })?,
+    };
+    if d > MAX_DURATION {
+        return Err(too_long());
     }
-    if let Some(secs) = t
-        .strip_suffix('s')
-        .filter(|n| n.contains('.') && !n.ends_with('m'))
-    {
-        if let Ok(f) = secs.parse::<f64>() {
-            if f.is_finite() && f >= 0.0 {
-                return Ok(Duration::from_secs_f64(f));
-            }
-        }
+    Ok(d)
+}
+
+/// `12`, `0.3`, `.5`, `2.`: digits with at most one point.
+fn is_decimal(t: &str) -> bool {
+    let digits = t.bytes().filter(u8::is_ascii_digit).count();
+    digits > 0
+        && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && t.bytes().filter(|&b| b == b'.').count() <= 1
+}
+
+/// A decimal number of seconds, exactly (no float); None past u64 seconds.
+fn decimal_seconds(t: &str) -> Option<Duration> {
+    let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
+    let secs = if whole.is_empty() {
+        0
+    } else {
+        whole.parse::<u64>().ok()?
+    };
+    let mut nanos = 0u32;
+    for (i, d) in fraction.bytes().take(9).enumerate() {
+        nanos += u32::from(d - b'0') * 10u32.pow(8 - i as u32);
     }
-    humantime::parse_duration(t).map_err(|_| {
-        format!(
-            "'{s}' is not a duration, expected e.g. 30s, 1.5s, 250ms, 2m or a number of seconds"
-        )
-    })
+    Some(Duration::new(secs, nanos))
 }
 
 /// `1`, `true`, `yes`, `on` and their opposites, in any case.
@@ -184,6 +211,41 @@ mod tests {
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("-32").is_err());
+        // A bare number of seconds, whole or not.
+        assert_eq!(parse_duration("0.3"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_duration(".5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5"), parse_duration("1.5s"));
+        assert!(parse_duration("1.2.3").is_err() && parse_duration(".").is_err());
+    }
+
+    #[test]
+    fn durations_past_a_year_are_refused_not_a_panic_later() {
+        for huge in [
+            "1.5e30s",
+            "300000000000y",
+            "1e19",
+            "18446744073709551616",
+            "99999999999999999999s",
+            "366d",
+            "31536001",
+        ] {
+            let e = parse_duration(huge).unwrap_err();
+            assert!(
+                e.contains("too long") || e.contains("not a duration"),
+                "{huge}: {e}"
+            );
+        }
+        assert!(
+            parse_duration("1e19")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert!(
+            parse_duration("300000000000y")
+                .unwrap_err()
+                .contains("too long")
+        );
+        assert_eq!(parse_duration("365d"), Ok(MAX_DURATION));
     }
 
     #[test]

@@ -74,3 +74,54 @@ fn a_runtime_that_cannot_start_is_preflights_failure_not_a_usage_error() {
     );
     assert!(!stderr.contains("os error"), "{stderr}");
 }
+
+#[test]
+fn huge_durations_are_refused_at_parse_time_not_a_panic_later() {
+    for (flag, value) in [
+        ("--timeout", "1.5e30s"),
+        ("--timeout", "300000000000y"),
+        ("--kill-after", "1e19"),
+        ("--kill-after", "300000000000y"),
+        ("--grace", "300000000000y"),
+        ("--hook-timeout", "99999999999999999999"),
+        ("--try-timeout", "400d"),
+    ] {
+        let e = fails_with_usage(&[flag, value, "--", "true"], &[]);
+        assert!(e.contains(flag) && e.contains(value), "{flag} {value}: {e}");
+    }
+    let e = fails_with_usage(&["wait", "127.0.0.1:1#timeout=300000000000y"], &[]);
+    assert!(e.contains("too long"), "{e}");
+}
+
+#[test]
+fn a_bare_fraction_is_seconds() {
+    let out = preflight()
+        .args(["--grace", "0.3", "--kill-after", ".5", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_empty_target_is_an_error_not_nothing_to_wait_for() {
+    let e = fails_with_usage(&["--wait", "", "--", "true"], &[]);
+    assert!(e.contains("--wait: ''"), "{e}");
+    let e = fails_with_usage(&["wait", " "], &[]);
+    assert!(e.contains("wait: ''"), "{e}");
+}
+
+#[test]
+fn values_with_newlines_keep_errors_on_one_line() {
+    // fails_with_usage asserts the one line.
+    let e = fails_with_usage(&["--timeout", "1\n2", "--", "true"], &[]);
+    assert!(e.contains("'1\\n2'"), "{e}");
+    fails_with_usage(&["--", "true"], &[("PREFLIGHT_ON_TIMEOUT", "x\ny")]);
+    let long = "a\n".repeat(40);
+    fails_with_usage(&["--lock-name", &long, "--", "true"], &[]);
+    fails_with_usage(&["--", "true"], &[("WAIT_HOSTS", "db:1\nx")]);
+}

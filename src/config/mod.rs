@@ -290,6 +290,18 @@ fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), BadValu
             .map(|t| (t, name))
             .collect()
     };
+    // `--wait "$UNSET"` gives an empty value: an error, not "nothing to wait
+    // for" (the command would start without its dependency).
+    for (list, name) in [
+        (mode_targets, positional),
+        (&cli.wait.targets[..], "--wait"),
+    ] {
+        if list.iter().any(|t| t.trim().is_empty()) {
+            return Err(BadValue::new(format!(
+                "{name}: '' is not a target, expected host:port or a URL (an unset variable?)"
+            )));
+        }
+    }
     let mut raw_targets = from_cli(mode_targets, positional);
     raw_targets.extend(from_cli(&cli.wait.targets, "--wait"));
     let raw_targets: Vec<(String, &str)> = if !raw_targets.is_empty() {
