@@ -188,7 +188,14 @@ impl Cli {
         if argv.get(1).is_some_and(|first| first == "--") {
             return Ok(Cli::only_command(argv.into_iter().skip(2).collect()));
         }
-        Cli::try_parse_from(argv)
+        let named = not_utf8_argument(&argv);
+        Cli::try_parse_from(argv).map_err(|e| match (e.kind(), named) {
+            // clap's message names no argument.
+            (clap::error::ErrorKind::InvalidUtf8, Some(message)) => {
+                clap::Error::raw(clap::error::ErrorKind::InvalidUtf8, message)
+            }
+            _ => e,
+        })
     }
 
     /// No option, no subcommand, this command: what clap gives for
@@ -226,6 +233,30 @@ impl Cli {
             command,
         }
     }
+}
+
+/// The first argument before `--` that is not UTF-8 (the command's own words
+/// may be anything), as one line naming it: `--user: 'nob\xffdy' is not
+/// UTF-8 text`.
+fn not_utf8_argument(argv: &[OsString]) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    let i = (1..end).find(|&i| argv[i].to_str().is_none())?;
+    let bytes = argv[i].as_bytes();
+    let (name, value) = match bytes.iter().position(|&b| b == b'=') {
+        Some(eq) if bytes.starts_with(b"--") => (
+            String::from_utf8_lossy(&bytes[..eq]).into_owned(),
+            &bytes[eq + 1..],
+        ),
+        _ => match argv[i - 1].to_str() {
+            Some(flag) if i > 1 && flag.starts_with('-') => (flag.to_string(), bytes),
+            _ => (format!("argument {i}"), bytes),
+        },
+    };
+    Some(format!(
+        "{name}: '{}' is not UTF-8 text",
+        value.escape_ascii()
+    ))
 }
 
 #[derive(Debug, Subcommand)]

@@ -125,3 +125,65 @@ fn values_with_newlines_keep_errors_on_one_line() {
     fails_with_usage(&["--lock-name", &long, "--", "true"], &[]);
     fails_with_usage(&["--", "true"], &[("WAIT_HOSTS", "db:1\nx")]);
 }
+
+#[test]
+fn an_argument_that_is_not_utf8_is_named() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let odd = OsStr::from_bytes(b"nob\xffdy");
+    for (args, expected) in [
+        (
+            vec![OsStr::new("--user"), odd],
+            "--user: 'nob\\xffdy' is not UTF-8",
+        ),
+        (
+            vec![OsStr::from_bytes(b"--lock=nob\xffdy")],
+            "--lock: 'nob\\xffdy' is not UTF-8",
+        ),
+        (vec![OsStr::new("wait"), odd], "argument 2: 'nob\\xffdy'"),
+    ] {
+        let out = preflight()
+            .args(&args)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+}
+
+#[test]
+fn a_variable_preflight_reads_that_is_not_utf8_stops_the_start() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let odd = OsStr::from_bytes(b"nob\xffdy");
+    for name in [
+        "PREFLIGHT_USER",
+        "PREFLIGHT_LOCK",
+        "PREFLIGHT_WAIT",
+        "WAIT_HOSTS",
+        "PREFLIGHT_TIMEOUT",
+    ] {
+        let out = preflight()
+            .env(name, odd)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{name}: the value is not UTF-8")),
+            "{stderr}"
+        );
+    }
+    // The child's own variables pass untouched.
+    let out = preflight()
+        .env("APP_ODD", odd)
+        .args(["--", "sh", "-c", "printf %s \"$APP_ODD\""])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, b"nob\xffdy");
+}

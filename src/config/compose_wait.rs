@@ -9,6 +9,20 @@
 
 use std::time::Duration;
 
+/// Every variable of this layer.
+pub const VARS: [&str; 10] = [
+    "WAIT_HOSTS",
+    "WAIT_PATHS",
+    "WAIT_TIMEOUT",
+    "WAIT_HOSTS_TIMEOUT",
+    "WAIT_HOST_CONNECT_TIMEOUT",
+    "WAIT_SLEEP_INTERVAL",
+    "WAIT_BEFORE",
+    "WAIT_BEFORE_HOSTS",
+    "WAIT_AFTER",
+    "WAIT_AFTER_HOSTS",
+];
+
 use super::Env;
 use crate::values::BadValue;
 use crate::values::{parse_duration, split_list};

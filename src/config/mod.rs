@@ -175,6 +175,7 @@ impl Config {
         // they complete (`PGPASSWORD_FILE` for the probes,
         // `PREFLIGHT_LOCK_FILE`...).
         let secrets_from_files = secret_files::which(cli.secrets_from_files.as_deref(), env)?;
+        not_utf8(env, &secrets_from_files)?;
         let expansion = secret_files::read(env, &secrets_from_files, read_file)?;
         let child_secrets = expansion.only(&secrets_from_files);
         let env = &expansion.apply(env.clone());
@@ -269,6 +270,27 @@ fn templates(cli: &Cli, env: &Env) -> Result<TemplatesPlan, BadValue> {
         env.clone()
     };
     Ok(TemplatesPlan { files, dirs, env })
+}
+
+/// A variable preflight reads whose value is not UTF-8 stops the start
+/// (`PREFLIGHT_USER=$'nob\xffdy'` must not run the command as root):
+/// `PREFLIGHT_*`, docker-compose-wait's `WAIT_*`, the probes' credentials,
+/// and every `NAME_FILE` that is read.
+fn not_utf8(env: &Env, which: &SecretsFromFiles) -> Result<(), BadValue> {
+    let read = |name: &str| {
+        name.starts_with("PREFLIGHT_")
+            || compose_wait::VARS.contains(&name)
+            || CREDENTIAL_VARS.contains(&name)
+            || name
+                .strip_suffix("_FILE")
+                .is_some_and(|n| which.covers(n) || CREDENTIAL_VARS.contains(&n))
+    };
+    match env.not_utf8().find(|n| read(n)) {
+        Some(name) => Err(BadValue::new(format!(
+            "{name}: the value is not UTF-8 text"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The mode, and its targets: the command line replaces the environment's
@@ -890,6 +912,37 @@ mod tests {
                 .to_string();
             assert!(e.starts_with(expected), "{var}={value}: {e}");
         }
+    }
+
+    #[test]
+    fn a_variable_preflight_reads_that_is_not_utf8_is_an_error_naming_it() {
+        use std::os::unix::ffi::OsStringExt;
+        let cli = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("preflight").chain(args.iter().copied())).unwrap()
+        };
+        let odd = || OsString::from_vec(b"nob\xffdy".to_vec());
+        for name in [
+            "PREFLIGHT_USER",
+            "PREFLIGHT_LOCK",
+            "PREFLIGHT_WAIT",
+            "WAIT_HOSTS",
+            "PREFLIGHT_TIMEOUT",
+            "PGPASSWORD_FILE",
+        ] {
+            let env = Env::from_os([(name.into(), odd()), ("OK".into(), "x".into())]);
+            let e = Config::from_args(cli(&["--", "true"]), &env, no_files).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("{name}: the value is not UTF-8 text")
+            );
+        }
+        // Not preflight's: the child's business.
+        let env = Env::from_os([("APP_NAME".into(), odd()), ("DB_FILE".into(), odd())]);
+        assert!(Config::from_args(cli(&["--", "true"]), &env, no_files).is_ok());
+        // Unless --secrets-from-files reads it.
+        let e = Config::from_args(cli(&["--secrets-from-files", "--", "true"]), &env, no_files)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "DB_FILE: the value is not UTF-8 text");
     }
 
     #[test]
