@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tracing::{error, info};
 
-use crate::config::{Config, Env, Expansion, Mode, OnTimeout};
+use crate::config::{self, Config, Env, Expansion, Mode, OnTimeout};
 use crate::exit_code::{self, Status};
 use crate::init::{self, Role};
 use crate::lock::{self, LockError};
@@ -36,7 +36,8 @@ use crate::wait::{self, WaitOutcome, Waited};
 pub fn run(cli: crate::cli::Cli) -> u8 {
     // Built once, from the command line, the environment and the
     // `NAME_FILE` secrets it names.
-    let config = match Config::from_args(cli, &Env::from_process(), |p| std::fs::read(p)) {
+    let config = match Config::from_args(cli, &Env::from_process(), config::secret_files::read_file)
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("preflight: {e}");

@@ -314,3 +314,59 @@ fn wait_paths_and_wait_timeout_work_as_in_docker_compose_wait() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_secret_file_that_is_a_fifo_is_refused_instead_of_blocking_for_ever() {
+    let dir = TempDir::new();
+    let fifo = dir.join("password");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let e = fails_before_anything_starts(
+        2,
+        &["--hook", MARKER, "--", "true"],
+        &[("PGPASSWORD_FILE", fifo.to_str().unwrap())],
+    );
+    assert!(
+        e.contains("PGPASSWORD_FILE") && e.contains("not a regular file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn preflights_own_secrets_from_files_never_reach_hooks_or_command() {
+    require!(
+        crate::support::listening("127.0.0.1:5432"),
+        "no PostgreSQL on 127.0.0.1:5432"
+    );
+    let dir = TempDir::new();
+    let file = dir.join("lock_url");
+    fs::write(
+        &file,
+        "postgres://postgres:lock-s3cret@127.0.0.1:5432/postgres\n",
+    )
+    .unwrap();
+    let show = "sh -c 'echo \"[${PREFLIGHT_LOCK-unset}]\"'";
+    let out = preflight()
+        .args(["--secrets-from-files", "--timeout", "30s"])
+        .args(["--lock-name", &format!("config-env-{}", std::process::id())])
+        .args(["--hook", show, "--", "sh", "-c"])
+        .arg("echo \"[${PREFLIGHT_LOCK-unset}] [${PREFLIGHT_LOCK_FILE-unset}]\"")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PREFLIGHT_LOCK_FILE", &file)
+        .bounded_output();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The lock was taken from the file: preflight read it for itself.
+    assert!(stderr.contains("lock 'config-env-"), "{stderr}");
+    assert_eq!(
+        stdout,
+        format!("[unset]\n[unset] [{}]\n", file.display()),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("lock-s3cret"), "{stderr}");
+}

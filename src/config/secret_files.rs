@@ -134,11 +134,14 @@ pub struct Expansion {
 }
 
 impl Expansion {
-    /// Only the variables whose NAME `which` covers.
+    /// What the child gets: the variables whose NAME `which` covers, except
+    /// preflight's own (`PREFLIGHT_LOCK_FILE` holds a URL with a password
+    /// for preflight, not for the app): those stay preflight's, and their
+    /// `NAME_FILE` stays as it was.
     pub fn only(&self, which: &SecretsFromFiles) -> Expansion {
         let mut out = Expansion::default();
         for (name, value) in &self.set {
-            if which.covers(name) {
+            if which.covers(name) && !name.starts_with("PREFLIGHT_") {
                 out.set.push((name.clone(), value.clone()));
                 out.remove.push(format!("{name}_FILE"));
             }
@@ -190,6 +193,27 @@ pub fn read(
     read_file: impl Fn(&Path) -> io::Result<Vec<u8>>,
 ) -> Result<Expansion, BadValue> {
     read_with(env, &with_credentials(which), read_file)
+}
+
+/// Read a secret file, as `Config::from_args` is given to outside tests.
+/// Only a regular file (or a link to one): a FIFO would block preflight in
+/// `open` or `read` with every signal blocked, so not even TERM could stop
+/// it; it is opened without blocking and refused.
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(
+            "not a regular file (a FIFO, socket or device?), expected a file holding the secret",
+        ));
+    }
+    let mut out = Vec::new();
+    file.read_to_end(&mut out)?;
+    Ok(out)
 }
 
 /// `which`, plus the probes' credential variables.
@@ -317,6 +341,20 @@ mod tests {
         let off = read_with(&e, &with_credentials(&SecretsFromFiles::Off), files).unwrap();
         assert_eq!(off.only(&SecretsFromFiles::Off), Expansion::default());
         assert_eq!(off.set.len(), 1);
+    }
+
+    #[test]
+    fn preflights_own_variables_are_read_for_it_but_never_given_to_the_child() {
+        let e = env(&[
+            ("PREFLIGHT_LOCK_FILE", "/run/secrets/db"),
+            ("DB_PASSWORD_FILE", "/run/secrets/db"),
+        ]);
+        let x = read_with(&e, &SecretsFromFiles::All, files).unwrap();
+        assert_eq!(x.apply(e.clone()).get("PREFLIGHT_LOCK"), Some("hunter2"));
+        let child = x.only(&SecretsFromFiles::All).apply(e);
+        assert_eq!(child.get("PREFLIGHT_LOCK"), None);
+        assert_eq!(child.get("PREFLIGHT_LOCK_FILE"), Some("/run/secrets/db"));
+        assert_eq!(child.get("DB_PASSWORD"), Some("hunter2"));
     }
 
     #[test]
