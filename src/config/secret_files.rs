@@ -136,15 +136,18 @@ pub struct Expansion {
 impl Expansion {
     /// What the child gets: the variables whose NAME `which` covers, except
     /// preflight's own (`PREFLIGHT_LOCK_FILE` holds a URL with a password
-    /// for preflight, not for the app): those stay preflight's, and their
-    /// `NAME_FILE` stays as it was.
+    /// for preflight, not for the app): of those the child gets neither the
+    /// value nor the `NAME_FILE`.
     pub fn only(&self, which: &SecretsFromFiles) -> Expansion {
         let mut out = Expansion::default();
         for (name, value) in &self.set {
-            if which.covers(name) && !name.starts_with("PREFLIGHT_") {
-                out.set.push((name.clone(), value.clone()));
-                out.remove.push(format!("{name}_FILE"));
+            if !which.covers(name) {
+                continue;
             }
+            if !name.starts_with("PREFLIGHT_") {
+                out.set.push((name.clone(), value.clone()));
+            }
+            out.remove.push(format!("{name}_FILE"));
         }
         out
     }
@@ -353,7 +356,7 @@ mod tests {
         assert_eq!(x.apply(e.clone()).get("PREFLIGHT_LOCK"), Some("hunter2"));
         let child = x.only(&SecretsFromFiles::All).apply(e);
         assert_eq!(child.get("PREFLIGHT_LOCK"), None);
-        assert_eq!(child.get("PREFLIGHT_LOCK_FILE"), Some("/run/secrets/db"));
+        assert_eq!(child.get("PREFLIGHT_LOCK_FILE"), None);
         assert_eq!(child.get("DB_PASSWORD"), Some("hunter2"));
     }
 
