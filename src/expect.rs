@@ -13,6 +13,11 @@
 //! | `header=Name:value` | http(s) | sends the header; `header=Authorization:$VAR` takes the value from preflight's environment variable VAR. Values are secret: shown as `***` |
 //! | `primary=true` | mongodb | only a writable primary is ready |
 //!
+//! `dns://name` takes its own options in the query, since they say what to
+//! ask: `type=A|AAAA|SRV`, `address=` (an IP, or an SRV target `host[:port]`)
+//! that must be among the answers, `server=ip[:port]` to ask instead of the
+//! system's resolver ([`dns_query`]).
+//!
 //! The body is read only when `body`, `match` or `json` asks for it, and
 //! at most [`crate::probe::net::MAX_FRAME`] bytes of it.
 
@@ -31,6 +36,103 @@ pub struct Expect {
     pub matches: Vec<(String, Pattern)>,
     pub json: Vec<JsonRule>,
     pub headers: Vec<Header>,
+    /// dns: what to ask (from the query).
+    pub dns: Option<DnsQuery>,
+}
+
+/// What a `dns://` target asks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsQuery {
+    pub kind: DnsType,
+    pub address: Option<String>,
+    pub server: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DnsType {
+    /// Any address, as the system resolver gives them.
+    #[default]
+    Any,
+    A,
+    Aaaa,
+    Srv,
+}
+
+impl DnsType {
+    /// The record type on the wire (`Any` asks for A).
+    pub fn code(self) -> u16 {
+        match self {
+            DnsType::Any | DnsType::A => 1,
+            DnsType::Aaaa => 28,
+            DnsType::Srv => 33,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DnsType::Any => "address",
+            DnsType::A => "A",
+            DnsType::Aaaa => "AAAA",
+            DnsType::Srv => "SRV",
+        }
+    }
+}
+
+/// `type=A|AAAA|SRV&address=...&server=ip[:port]`.
+pub fn dns_query(query: &str) -> Result<DnsQuery, String> {
+    let mut q = DnsQuery::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("'{pair}' must be key=value (type, address, server)"))?;
+        let value = decode(value)?;
+        match key {
+            "type" => {
+                q.kind = match value.to_ascii_uppercase().as_str() {
+                    "A" => DnsType::A,
+                    "AAAA" => DnsType::Aaaa,
+                    "SRV" => DnsType::Srv,
+                    _ => return Err(format!("type '{value}' is not A, AAAA or SRV")),
+                }
+            }
+            "address" => q.address = Some(value),
+            "server" => {
+                let addr = value
+                    .parse::<std::net::SocketAddr>()
+                    .or_else(|_| value.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
+                    .map_err(|_| {
+                        format!("server '{value}' is not an IP address with an optional :port")
+                    })?;
+                q.server = Some(addr);
+            }
+            _ => {
+                return Err(format!(
+                    "unknown dns option '{key}' (known: type, address, server)"
+                ));
+            }
+        }
+    }
+    if let Some(a) = &q.address {
+        let ip = a.parse::<std::net::IpAddr>();
+        let fits = match q.kind {
+            DnsType::A => ip.is_ok_and(|ip| ip.is_ipv4()),
+            DnsType::Aaaa => ip.is_ok_and(|ip| ip.is_ipv6()),
+            DnsType::Any => ip.is_ok(),
+            DnsType::Srv => !a.is_empty(),
+        };
+        if !fits {
+            return Err(format!(
+                "address '{a}' is not {} answer",
+                match q.kind {
+                    DnsType::Srv => "an SRV",
+                    DnsType::A => "an IPv4 (type=A)",
+                    DnsType::Aaaa => "an IPv6 (type=AAAA)",
+                    DnsType::Any => "an IP",
+                }
+            ));
+        }
+    }
+    Ok(q)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -41,6 +41,10 @@ pub enum Protocol {
     Kafka,
     /// memcached `version`.
     Memcached,
+    /// gRPC health check over HTTP/2; over TLS for `grpcs://`.
+    Grpc,
+    /// The name resolves.
+    Dns,
 }
 
 /// One row of the scheme table.
@@ -200,6 +204,30 @@ pub const SCHEMES: &[Scheme] = &[
         tls: false,
         bare_port: true,
         help: "memcached://host[:11211]",
+    },
+    Scheme {
+        names: &["grpc"],
+        protocol: Protocol::Grpc,
+        default_port: None,
+        tls: false,
+        bare_port: false,
+        help: "grpc://host:port[/service]   (grpc.health.v1 Check: SERVING)",
+    },
+    Scheme {
+        names: &["grpcs"],
+        protocol: Protocol::Grpc,
+        default_port: Some(443),
+        tls: true,
+        bare_port: false,
+        help: "grpcs://host[:443][/service]",
+    },
+    Scheme {
+        names: &["dns"],
+        protocol: Protocol::Dns,
+        default_port: None,
+        tls: false,
+        bare_port: false,
+        help: "dns://name[?type=A|AAAA|SRV&address=IP&server=IP]",
     },
     Scheme {
         names: &["unix"],

@@ -21,6 +21,8 @@
 //! mongodb://[user[:pass]@]host[:27017][/db]
 //! kafka://host[:9092]
 //! memcached://host[:11211]
+//! grpc[s]://host:port[/service]
+//! dns://name[?type=A|AAAA|SRV&address=..&server=ip]
 //! unix:///path/to.sock
 //! file:///path/to/file
 //! any of them + #timeout=30s[&down&...]     preflight's own per-target options
@@ -246,6 +248,39 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
             query: String::new(),
             timeout: None,
             expect: Expect::default(),
+            ca_file: None,
+            params: Params::default(),
+            redacted: String::new(),
+        });
+    }
+
+    if kind == Protocol::Dns {
+        // dns://name?type=SRV: a name, no port, the query is the question.
+        let (name, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let name = name.trim_end_matches('/');
+        if name.is_empty()
+            || name.contains(['@', '/', ':'])
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            return Err(format!(
+                "'{name}' is not a DNS name, expected dns://name[?type=A|AAAA|SRV]"
+            ));
+        }
+        let mut expect = Expect::default();
+        expect.dns = Some(expect::dns_query(query)?);
+        return Ok(Target {
+            protocol: kind,
+            tls: false,
+            host: name.to_string(),
+            port: 0,
+            user: None,
+            password: None,
+            path: String::new(),
+            query: query.to_string(),
+            timeout: None,
+            expect,
             ca_file: None,
             params: Params::default(),
             redacted: String::new(),

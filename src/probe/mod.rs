@@ -13,7 +13,10 @@
 //! which is the whole dispatch. Nothing in `wait/` changes.
 
 pub mod amqp;
+pub mod dns;
+pub mod down;
 pub mod file;
+pub mod grpc;
 pub mod http;
 pub mod json;
 pub mod kafka;
@@ -92,10 +95,12 @@ impl std::error::Error for ProbeError {}
 /// [`Protocol`] is exhaustive, so a protocol without a line does not build.
 macro_rules! probes {
     ($($variant:ident => $probe:ty),* $(,)?) => {
-        /// The probe for one target: one arm per [`Protocol`].
+        /// The probe for one target: one arm per [`Protocol`], and
+        /// [`down::Down`] around any of them for `#down`.
         #[derive(Debug, Clone)]
         pub enum Probe {
             $($variant($probe),)*
+            Down(down::Down),
         }
 
         impl Probe {
@@ -107,6 +112,14 @@ macro_rules! probes {
                         "query parameters preflight does not use"
                     );
                 }
+                if target.expect.down {
+                    return Probe::Down(down::Down::new(target));
+                }
+                Probe::of(target)
+            }
+
+            /// The protocol's own probe, whatever `#down` says.
+            fn of(target: &Target) -> Probe {
                 match target.protocol {
                     $(Protocol::$variant => Probe::$variant(<$probe>::new(target)),)*
                 }
@@ -116,6 +129,7 @@ macro_rules! probes {
             pub async fn check(&self) -> Result<(), ProbeError> {
                 match self {
                     $(Probe::$variant(p) => p.check().await,)*
+                    Probe::Down(p) => p.check().await,
                 }
             }
         }
@@ -136,4 +150,6 @@ probes! {
     Mongodb => mongodb::Mongodb,
     Kafka => kafka::Kafka,
     Memcached => memcached::Memcached,
+    Grpc => grpc::Grpc,
+    Dns => dns::Dns,
 }
