@@ -57,6 +57,15 @@ mod kafka;
 /// The MongoDB probe against a fake mongod: hello, isMaster, #primary=true.
 mod mongodb;
 
+/// The gRPC probe: a real grpcio health server NOT_SERVING -> SERVING, TLS, fakes.
+mod grpc;
+
+/// The dns probe: the system resolver, a fake DNS server (SRV), bad values.
+mod dns;
+
+/// `#down`: ready when the target is not.
+mod down;
+
 /// HTTP expectations: status lists, body, regex, JSON at a path, headers.
 mod http_expect;
 
