@@ -613,6 +613,17 @@ mod tests {
         assert_eq!(ok("mq:5672").protocol, Protocol::Amqp);
         assert_eq!(ok("web:8080").protocol, Protocol::Tcp);
         assert_eq!(ok("tcp://db:5432").protocol, Protocol::Tcp);
+        for (bare, protocol) in [
+            ("nats:4222", Protocol::Nats),
+            ("broker:1883", Protocol::Mqtt),
+            ("db:27017", Protocol::Mongodb),
+            ("kafka:9092", Protocol::Kafka),
+            ("cache:11211", Protocol::Memcached),
+        ] {
+            assert_eq!(ok(bare).protocol, protocol, "{bare}");
+        }
+        assert!(ok("mqtts://b").tls && ok("mqtts://b").port == 8883);
+        assert!(ok("grpcs://g/app.Orders").tls && ok("grpcs://g/app.Orders").path == "app.Orders");
     }
 
     #[test]
@@ -660,6 +671,7 @@ mod tests {
         assert!(bad("db:http").contains("not a number"));
         let e = bad("mongo://db:27017");
         assert!(e.contains("'mongo'") && e.contains("postgres"), "{e}");
+        assert!(e.contains("write tcp://host:port"), "{e}");
         assert!(bad("").contains("expected host:port"));
         assert!(bad("unix://relative.sock").contains("absolute path"));
         assert!(bad("redis://r/abc").contains("database number"));
