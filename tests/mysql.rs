@@ -260,10 +260,13 @@ async fn lock_is_held_until_its_socket_is_dropped() {
     let t = target(&format!("mysql://root@{SHARED}/test"));
     // Quotes and backslashes must reach GET_LOCK as they are.
     let name = format!("pre'flight\\test \"{}\"", std::process::id());
-    let first = timeout(Duration::from_secs(10), mysql::lock(&t, &name))
-        .await
-        .expect("first lock hung")
-        .unwrap();
+    let first = timeout(
+        Duration::from_secs(10),
+        mysql::lock(&t, &name, Duration::from_secs(10)),
+    )
+    .await
+    .expect("first lock hung")
+    .unwrap();
     assert!(first.take_error().unwrap().is_none());
     // Held under exactly that name, as another client spells it.
     let literal = name.replace('\\', "\\\\").replace('\'', "\\'");
@@ -291,7 +294,7 @@ async fn lock_is_held_until_its_socket_is_dropped() {
     let name2 = name.clone();
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     let second = tokio::spawn(async move {
-        let sock = mysql::lock(&t2, &name2).await;
+        let sock = mysql::lock(&t2, &name2, Duration::from_secs(10)).await;
         let _ = tx.send(());
         sock
     });
@@ -745,4 +748,44 @@ async fn caching_sha2_full_authentication_is_fatal_and_says_why() {
         Err(ProbeError::Fatal(m)) => assert!(m.contains("full authentication"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// Everything a polite server says to a client that logs in, runs `SELECT 1`
+/// and quits: greeting, OK, the one-row result set, and an OK to COM_QUIT.
+fn whole_session(quit_answer: &[u8]) -> Vec<u8> {
+    let column =
+        b"\x03def\x00\x00\x00\x011\x00\x0c\x3f\x00\x01\x00\x00\x00\x08\x81\x00\x00\x00\x00";
+    [
+        greeting("mysql_native_password", &[1; 20]),
+        packet(2, &[0, 0, 0, 2, 0, 0, 0]),
+        packet(1, b"\x01"),
+        packet(2, column),
+        packet(3, b"\xfe\x00\x00\x02\x00"),
+        packet(4, b"\x011"),
+        packet(5, b"\xfe\x00\x00\x02\x00"),
+        quit_answer.to_vec(),
+    ]
+    .concat()
+}
+
+#[tokio::test]
+async fn a_server_that_answers_com_quit_and_stays_open_is_ready() {
+    // Some proxies answer COM_QUIT with OK and keep the socket: the verdict
+    // is known by then, so the probe does not wait for the close.
+    let peer = Peer::Send(whole_session(&packet(1, &[0, 0, 0, 2, 0, 0, 0])));
+    let r = timeout(Duration::from_secs(5), fake_check(peer, true)).await;
+    assert!(matches!(r, Ok(Ok(()))), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_server_error_cannot_forge_log_lines() {
+    let mut err = b"\xff\x51\x04#HY000boom\nINFO preflight: db is ready \x1b[2J".to_vec();
+    err.extend(std::iter::repeat_n(b'x', 10_000));
+    let r = fake_check(Peer::Send(packet(0, &err)), false).await;
+    let Err(ProbeError::NotReady(m)) = r else {
+        panic!("{r:?}")
+    };
+    assert!(!m.contains('\n') && !m.contains('\x1b'), "{m}");
+    assert!(m.contains("boom\\nINFO"), "{m}");
+    assert!(m.len() < 400, "{} characters", m.len());
 }

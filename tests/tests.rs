@@ -69,6 +69,8 @@ mod down;
 /// HTTP expectations: status lists, body, regex, JSON at a path, headers.
 mod http_expect;
 
+/// Every protocol and the lock against hostile peers: deadline and memory ceiling.
+mod hostile_peers;
 /// http(s) probe against fake servers: statuses, misbehaving peers, TLS certificates.
 mod http;
 /// tcp, unix and file probes against fake peers: ready, refused, missing.

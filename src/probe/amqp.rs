@@ -49,6 +49,9 @@ const PROTOCOL_HEADER: &[u8; 8] = b"AMQP\x00\x00\x09\x01";
 const FRAME_METHOD: u8 = 1;
 const FRAME_HEARTBEAT: u8 = 8;
 const FRAME_END: u8 = 0xce;
+/// Heartbeats skipped while waiting for one method: a peer that sends only
+/// heartbeats ends the try.
+const MAX_HEARTBEATS: usize = 100;
 
 const CONNECTION: u16 = 10;
 const START: u16 = 10;
@@ -194,7 +197,7 @@ fn unexpected(what: &str, method: (u16, u16)) -> ProbeError {
 /// The next method frame on channel 0: ((class, method), arguments).
 /// Heartbeats are skipped.
 async fn read_method(stream: &mut Stream, what: &str) -> Result<((u16, u16), Vec<u8>), ProbeError> {
-    loop {
+    for _ in 0..MAX_HEARTBEATS {
         let (kind, payload) = read_frame(stream, what).await?;
         if kind == FRAME_HEARTBEAT {
             continue;
@@ -208,6 +211,9 @@ async fn read_method(stream: &mut Stream, what: &str) -> Result<((u16, u16), Vec
         let method = u16::from_be_bytes([payload[2], payload[3]]);
         return Ok(((class, method), payload[4..].to_vec()));
     }
+    Err(ProbeError::Protocol(format!(
+        "more than {MAX_HEARTBEATS} heartbeats while expecting {what}"
+    )))
 }
 
 /// One frame on channel 0: (type, payload).

@@ -19,6 +19,8 @@
 //! background CMD...        start CMD, pass its first line on, exit 0 (CMD stays)
 //! ignoring -- CMD...       exec CMD with INT, TERM, HUP, USR1 ignored, USR2 blocked
 //! pending SIG -- CMD...    exec CMD with SIG blocked and pending
+//! peak-rss -- CMD...       run CMD, then `peak_rss_kib N`: its VmHWM (getrusage
+//!                          of our only child), exit with its code
 //! ```
 
 #![allow(unsafe_code)]
@@ -65,11 +67,26 @@ fn run() {
         ["pending", sig, "--", cmd @ ..] => {
             pending(preflight::init::signals::parse(sig).unwrap(), cmd)
         }
+        ["peak-rss", "--", cmd @ ..] => peak_rss(cmd),
         _ => {
             eprintln!("preflight-testkit: unknown arguments {args:?}");
             std::process::exit(2);
         }
     }
+}
+
+/// Run `cmd` to its end; its peak resident memory is ours to read once it is
+/// reaped: it is the only child this process ever had.
+fn peak_rss(cmd: &[&str]) {
+    use std::os::unix::process::ExitStatusExt;
+    let status = Command::new(cmd[0]).args(&cmd[1..]).status().unwrap();
+    let usage =
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+    line(&format!("peak_rss_kib {}", usage.max_rss()));
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    std::process::exit(code);
 }
 
 /// One line on stdout in one write (several processes may share the pipe);

@@ -23,6 +23,15 @@ pub(super) const CLIENT_SECURE_CONNECTION: u32 = 0x8000;
 const CLIENT_MULTI_RESULTS: u32 = 0x20000;
 pub(super) const CLIENT_PLUGIN_AUTH: u32 = 0x80000;
 
+/// The most rows and columns a query's answer may have: preflight's own
+/// queries return one row of one column.
+pub(crate) const MAX_ROWS: usize = 1000;
+pub(crate) const MAX_COLUMNS: u64 = 1000;
+
+/// The longest a finished session waits for the server to acknowledge
+/// COM_QUIT.
+const QUIT_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 const COM_QUIT: u8 = 0x01;
 const COM_QUERY: u8 = 0x03;
 
@@ -199,9 +208,12 @@ impl Conn {
         Err(ProbeError::Protocol("the login did not end after 4 rounds".into()).into())
     }
 
-    /// COM_QUERY in the text protocol; the rows of the result set, each
-    /// column as text or NULL.
-    pub(crate) async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, Refusal> {
+    /// COM_QUERY in the text protocol: the first column of the first row
+    /// (None: no row; Some(None): SQL NULL). Every other row and column is
+    /// read and dropped, at most [`MAX_ROWS`] rows of at most [`MAX_COLUMNS`]
+    /// columns: a peer that streams rows for ever ends the try, it cannot
+    /// grow preflight's memory.
+    pub(crate) async fn query(&mut self, sql: &str) -> Result<Option<Option<String>>, Refusal> {
         self.seq = 0;
         let mut p = Vec::with_capacity(1 + sql.len());
         p.push(COM_QUERY);
@@ -210,11 +222,17 @@ impl Conn {
         let first = self.read("the query result").await?;
         match first.first() {
             Some(0xff) => return Err(Refusal::Server(parse_err(&first)?)),
-            Some(0x00) => return Ok(Vec::new()),
+            Some(0x00) => return Ok(None),
             _ => {}
         }
         let columns =
             lenenc_int(&first, &mut 0).ok_or_else(|| garbage("the column count", &first))?;
+        if columns > MAX_COLUMNS {
+            return Err(ProbeError::Protocol(format!(
+                "a result of {columns} columns, more than the {MAX_COLUMNS} allowed"
+            ))
+            .into());
+        }
         // Column definitions, then EOF (CLIENT_DEPRECATE_EOF is not asked for).
         for _ in 0..columns {
             self.read("a column definition").await?;
@@ -223,45 +241,47 @@ impl Conn {
         if eof.first() != Some(&0xfe) {
             return Err(garbage("the end of the column definitions", &eof).into());
         }
-        let mut rows = Vec::new();
-        loop {
+        let mut first_value = None;
+        for _ in 0..=MAX_ROWS {
             let row = self.read("a row").await?;
             match row.first() {
-                Some(0xfe) if row.len() < 9 => return Ok(rows),
+                Some(0xfe) if row.len() < 9 => return Ok(first_value),
                 Some(0xff) => return Err(Refusal::Server(parse_err(&row)?)),
                 _ => {}
             }
-            let mut at = 0;
-            let mut values = Vec::new();
-            for _ in 0..columns {
-                if row.get(at) == Some(&0xfb) {
-                    at += 1;
-                    values.push(None);
-                    continue;
-                }
-                let len = lenenc_int(&row, &mut at).ok_or_else(|| garbage("a row", &row))?;
-                let end = at
-                    .checked_add(len as usize)
-                    .filter(|&e| e <= row.len())
-                    .ok_or_else(|| garbage("a row", &row))?;
-                values.push(Some(String::from_utf8_lossy(&row[at..end]).into_owned()));
-                at = end;
+            if first_value.is_some() || columns == 0 {
+                continue;
             }
-            rows.push(values);
+            if row.first() == Some(&0xfb) {
+                first_value = Some(None);
+                continue;
+            }
+            let mut at = 0;
+            let len = lenenc_int(&row, &mut at).ok_or_else(|| garbage("a row", &row))?;
+            let end = at
+                .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
+                .filter(|&e| e <= row.len())
+                .ok_or_else(|| garbage("a row", &row))?;
+            first_value = Some(Some(String::from_utf8_lossy(&row[at..end]).into_owned()));
         }
+        Err(ProbeError::Protocol(format!(
+            "a result of more than {MAX_ROWS} rows: not the answer to {}",
+            net::shown(sql.as_bytes())
+        ))
+        .into())
     }
 
     /// COM_QUIT, then wait for the server to close: a clean end of session
     /// (no "Aborted connection" on the server's side). Errors are moot here.
+    ///
+    /// The server's close, or any answer (some proxies answer OK and keep the
+    /// socket open), ends the wait; so does [`QUIT_WAIT`]: the session is
+    /// over either way, and the probe's verdict is already known.
     pub(crate) async fn quit(mut self) {
         self.seq = 0;
         if self.write(&[COM_QUIT]).await.is_ok() {
             let mut sink = [0u8; 256];
-            while let Ok(n) = self.stream.read(&mut sink).await {
-                if n == 0 {
-                    break;
-                }
-            }
+            let _ = tokio::time::timeout(QUIT_WAIT, self.stream.read(&mut sink)).await;
         }
     }
 }
@@ -276,4 +296,13 @@ fn unsupported(plugin: &str) -> Refusal {
         "the server asks for the authentication plugin '{plugin}', which preflight does not \
          speak{why}; use mysql_native_password or caching_sha2_password"
     ))
+}
+
+/// A query's first value as a log line shows it.
+pub(crate) fn shown_value(v: &Option<Option<String>>) -> String {
+    match v {
+        None => "no row".into(),
+        Some(None) => "NULL".into(),
+        Some(Some(v)) => format!("'{}'", net::shown(v.as_bytes())),
+    }
 }

@@ -115,15 +115,16 @@ impl Mysql {
         conn.login(&Login::of(t))
             .await
             .map_err(Refusal::into_probe_error)?;
-        let rows = conn
+        let value = conn
             .query("SELECT 1")
             .await
             .map_err(Refusal::into_probe_error)?;
         conn.quit().await;
-        match rows.first().and_then(|r| r.first()) {
+        match value {
             Some(Some(v)) if v == "1" => Ok(()),
             other => Err(ProbeError::Protocol(format!(
-                "SELECT 1 returned {other:?} instead of 1"
+                "SELECT 1 returned {} instead of 1",
+                conn::shown_value(&other)
             ))),
         }
     }
