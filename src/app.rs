@@ -240,10 +240,18 @@ fn run_all(config: &Config) -> u8 {
         env: child_env,
         credentials,
     };
+    // The lock's connection is watched while the hooks run: losing it stops
+    // them (see `lock`).
+    let lock_lost = init::Stop::new();
+    let held = lock.zip(config.lock.as_ref()).map(|(socket, target)| {
+        let what = format!("lock '{}' on {target}", config.lock_name);
+        lock::Held::watch(socket, what, lock_lost.clone())
+    });
     let hooks_ran = crate::hooks::run_all(
         &hooks,
         &cmd,
         config.hook_timeout,
+        held.as_ref().map(|_| &lock_lost),
         &config.init,
         &mut |hook, took, code| {
             timeline.push(Step::Hook {
@@ -253,12 +261,20 @@ fn run_all(config: &Config) -> u8 {
             })
         },
     );
+    if let Some(held) = held {
+        if let Err(reason) = held.release() {
+            error!(
+                "lock '{}' was lost while the hooks ran ({reason}): another replica may have \
+                 run them meanwhile; exiting {} so that this one starts again",
+                config.lock_name,
+                exit_code::NOT_READY
+            );
+            return stop(&mut timeline, "the lock", exit_code::NOT_READY);
+        }
+        info!("lock '{}' released", config.lock_name);
+    }
     if let Err(code) = hooks_ran {
         return stop(&mut timeline, "a hook", code);
-    }
-    if let Some(socket) = lock {
-        drop(socket);
-        info!("lock '{}' released", config.lock_name);
     }
 
     let Some(argv) = config.command.clone() else {
@@ -341,6 +357,7 @@ fn lock_phase(config: &Config, target: &Target) -> Result<std::net::TcpStream, u
         &config.from_env.complete(target),
         name,
         config.wait.timeout,
+        config.wait.try_timeout,
         wait::interrupt::terminating(),
     ));
     runtime.shutdown_timeout(Duration::from_millis(100));

@@ -173,15 +173,31 @@ fn find_program(program: &OsStr, path: Option<&OsStr>) -> Result<PathBuf, (u8, S
 /// Run `hooks` one after the other, each as `template` says (environment,
 /// credentials); Err(code) at the first one that does not succeed. `done`
 /// hears of each hook that ran: how long it took and the code it ended with.
+/// `stop`, once requested (`--lock` lost), ends the running hook and starts
+/// no other: Err(1); the requester says why.
 pub fn run_all(
     hooks: &[Hook],
     template: &init::Command,
     timeout: Option<Duration>,
+    stop: Option<&init::Stop>,
     opts: &InitOptions,
     done: &mut dyn FnMut(&Hook, Duration, u8),
 ) -> Result<(), u8> {
     for hook in hooks {
-        let result = run_one(hook, template, timeout, opts);
+        // A terminating signal that came since the last phase (or the last
+        // hook) started nothing yet: it stops the start before this hook.
+        if let Some(sig) = init::signals::take_pending_terminating() {
+            info!(
+                "stopped by {} before hook '{hook}': nothing else starts",
+                init::signals::Name(sig)
+            );
+            return Err(Status::Signaled(sig).code());
+        }
+        if stop.is_some_and(init::Stop::requested) {
+            error!("hook '{hook}': not started (see above)");
+            return Err(exit_code::NOT_READY);
+        }
+        let result = run_one(hook, template, timeout, stop, opts);
         let (took, code) = match result {
             Ok(took) => (took, exit_code::OK),
             Err((took, code)) => (took, code),
@@ -197,6 +213,7 @@ fn run_one(
     hook: &Hook,
     template: &init::Command,
     timeout: Option<Duration>,
+    stop: Option<&init::Stop>,
     opts: &InitOptions,
 ) -> Result<Duration, (Duration, u8)> {
     let cmd = init::Command {
@@ -205,7 +222,11 @@ fn run_one(
     };
     info!("hook '{hook}': starting");
     let started = Instant::now();
-    let ended = match init::run(&cmd, Role::Hook { timeout }, opts) {
+    let role = Role::Hook {
+        timeout,
+        stop: stop.cloned(),
+    };
+    let ended = match init::run(&cmd, role, opts) {
         Ok(ended) => ended,
         Err(e) => {
             error!(
@@ -229,6 +250,13 @@ fn run_one(
     if ended.timed_out {
         error!("hook '{hook}': still running after {took} (--hook-timeout): killed");
         return Err((elapsed, exit_code::TIMED_OUT));
+    }
+    if ended.stopped {
+        error!(
+            "hook '{hook}': stopped after {took} ({}): nothing else starts",
+            init::describe(ended.status)
+        );
+        return Err((elapsed, exit_code::NOT_READY));
     }
     if !ended.status.success() {
         error!(

@@ -171,3 +171,19 @@ fn hooks_without_a_command_end_preflight_with_0() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout_lines(&out), ["only"]);
 }
+
+#[test]
+fn a_term_that_comes_just_before_a_hook_starts_stops_the_start() {
+    // preflight starts with TERM already pending (the testkit blocks and
+    // sends it before exec): it came after waiting, before the first hook.
+    // The hook ignores TERM, so only not starting it stops it.
+    let out = std::process::Command::new(crate::support::testkit())
+        .args(["pending", "TERM", "--"])
+        .arg(crate::support::bin())
+        .args(["--hook", "sh -c 'trap \"\" TERM; sleep 0.3; echo hook ran'"])
+        .args(["--", "echo", "command ran"])
+        .bounded_output();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(128 + libc::SIGTERM), "{out:?}");
+    assert!(!stdout.contains("ran"), "{stdout}");
+}

@@ -210,3 +210,86 @@ fn the_lock_url_can_come_from_preflight_lock_file() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("lock '"), "{stderr}");
 }
+
+/// Take the lock `name` on `url` with a hook that says `started`, then
+/// sleeps long and would say `finished`; once it started, `kill_holder`
+/// ends the lock's connection on the server's side. The hook must be
+/// stopped (TERM, --grace, KILL), the command never start, and preflight
+/// fail with a line naming the lost lock.
+fn losing_the_lock_stops_the_hooks(url: &str, name: &str, kill_holder: impl FnOnce()) {
+    let mut cmd = preflight();
+    cmd.args(["--lock", url, "--lock-name", name, "--grace", "1s"])
+        .args(["--hook", "sh -c 'echo started; sleep 30; echo finished'"])
+        .args(["--", "echo", "command"]);
+    let mut run = crate::support::Run::spawn(crate::support::As::Plain, cmd);
+    assert_eq!(run.line(), "started");
+    kill_holder();
+    let (status, _) = run.finish();
+    let rest = run.rest();
+    let stderr = run.stderr();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        rest.is_empty(),
+        "the hook went on or the command ran: {rest:?}"
+    );
+    assert!(
+        stderr.contains(&format!("lock '{name}' was lost while the hooks ran")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("released"), "{stderr}");
+}
+
+#[test]
+fn a_postgres_lock_terminated_by_the_server_stops_the_hooks() {
+    require!(
+        listening("127.0.0.1:5432"),
+        "no PostgreSQL on 127.0.0.1:5432"
+    );
+    require!(crate::support::have_program("psql"), "no psql on PATH");
+    let name = lock_name("pg-lost");
+    let key = preflight::lock::postgres::lock_key(&name);
+    losing_the_lock_stops_the_hooks(POSTGRES, &name, || {
+        let sql = format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE query LIKE '%advisory_lock({key})%' AND pid <> pg_backend_pid()"
+        );
+        let out = std::process::Command::new("psql")
+            .args(["-X", "-At", "-c", &sql, POSTGRES])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "1",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+#[test]
+fn a_mysql_lock_killed_by_the_server_stops_the_hooks() {
+    require!(listening("127.0.0.1:3306"), "no MariaDB on 127.0.0.1:3306");
+    let client = ["mariadb", "mysql"]
+        .into_iter()
+        .find(|p| crate::support::have_program(p));
+    require!(client.is_some(), "no mariadb/mysql client on PATH");
+    let client = client.unwrap();
+    let name = lock_name("my-lost");
+    losing_the_lock_stops_the_hooks(MYSQL, &name, || {
+        let sql = |q: &str| {
+            let out = std::process::Command::new(client)
+                .args(["-uroot", "-h127.0.0.1", "-P3306", "-N", "-e", q])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{q}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let holder = sql(&format!("SELECT IS_USED_LOCK('{name}')"));
+        assert!(holder.parse::<u64>().is_ok(), "holder {holder:?}");
+        sql(&format!("KILL {holder}"));
+    });
+}

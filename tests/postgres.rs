@@ -740,7 +740,7 @@ async fn lock_is_granted_to_the_second_only_after_the_first_socket_is_dropped() 
     let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
     // A name of its own, so parallel runs of other tests cannot interfere.
     let name = format!("preflight-test-{}", std::process::id());
-    let first = preflight::lock::postgres::lock(&target, &name)
+    let first = preflight::lock::postgres::lock(&target, &name, Duration::from_secs(10))
         .await
         .unwrap();
 
@@ -748,7 +748,8 @@ async fn lock_is_granted_to_the_second_only_after_the_first_socket_is_dropped() 
     let second = tokio::spawn({
         let (target, name) = (target.clone(), name.clone());
         async move {
-            let got = preflight::lock::postgres::lock(&target, &name).await;
+            let got =
+                preflight::lock::postgres::lock(&target, &name, Duration::from_secs(10)).await;
             let _ = tx.send(Instant::now());
             got
         }
@@ -830,7 +831,7 @@ async fn a_lock_waiter_that_gives_up_leaves_no_backend_queued_for_the_lock() {
     let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
     let name = format!("preflight-test-abandon-{}", std::process::id());
     let key = preflight::lock::postgres::lock_key(&name);
-    let held = preflight::lock::postgres::lock(&target, &name)
+    let held = preflight::lock::postgres::lock(&target, &name, Duration::from_secs(10))
         .await
         .unwrap();
     // A second lock call queues behind the first; wait/ drops a future
@@ -838,7 +839,7 @@ async fn a_lock_waiter_that_gives_up_leaves_no_backend_queued_for_the_lock() {
     // handshake: under load a fixed delay may end before it even connects).
     let waiter = tokio::spawn({
         let (target, name) = (target.clone(), name.clone());
-        async move { preflight::lock::postgres::lock(&target, &name).await }
+        async move { preflight::lock::postgres::lock(&target, &name, Duration::from_secs(10)).await }
     });
     let start = Instant::now();
     while lock_waiters(key) != "1" {
@@ -1080,4 +1081,35 @@ async fn fake_peer_answering_57p03_is_not_ready_and_other_errors_are_up() {
             assert_eq!(m, format!("the message ({code})"));
         }
     }
+}
+
+#[test]
+fn the_lock_outlives_the_servers_idle_session_timeout_while_the_hooks_run() {
+    let bin = match can_run_own() {
+        Ok(b) => b,
+        Err(e) => return crate::support::skip(&e),
+    };
+    // The server ends any session idle for 1 s; the lock's session is idle
+    // for as long as the hooks run.
+    let mut pg = Pg::init(&bin, &["idle_session_timeout = '1s'"], &[]);
+    pg.start();
+    let url = format!("postgres://postgres@{}/postgres", pg.addr());
+    let mut cmd = preflight();
+    cmd.args([
+        "--lock",
+        &url,
+        "--hook",
+        "sh -c 'echo started; read line; true'",
+    ])
+    .args(["--", "echo", "command"]);
+    let mut run = crate::support::Run::spawn(crate::support::As::Plain, cmd);
+    assert_eq!(run.line(), "started");
+    // Well past the server's timeout, the lock is still held.
+    std::thread::sleep(Duration::from_millis(2500));
+    let held = pg.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted");
+    run.close_stdin();
+    let (status, _) = run.finish();
+    assert_eq!(held, "1", "the lock went with the idle session");
+    assert_eq!(status.code(), Some(0), "{}", run.stderr());
+    assert_eq!(run.rest(), ["command"]);
 }

@@ -31,7 +31,7 @@ pub use secret_files::{CREDENTIAL_VARS, Expansion, SecretsFromFiles};
 
 use crate::cli::{Cli, ModeArgs, WaitArgs};
 use crate::init::InitOptions;
-use crate::target::{self, Protocol, Target};
+use crate::target::{self, Target};
 use crate::values::{
     BadValue, pairs, parse_bool, parse_duration, split_hooks, split_list, split_words,
 };
@@ -456,7 +456,7 @@ fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), BadValue> {
         None => None,
         Some((v, name)) => {
             let t = target::parse(v).map_err(|e| BadValue::blame(&name, e))?;
-            if !matches!(t.protocol, Protocol::Postgres | Protocol::Mysql) || !v.contains("://") {
+            if !crate::lock::supports(t.protocol) || !v.contains("://") {
                 return Err(BadValue::new(format!(
                     "{name}: '{}' is not a postgres:// or mysql:// URL",
                     t.redacted()
@@ -647,6 +647,7 @@ fn list_of_pairs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::Protocol;
     use clap::Parser;
 
     fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, BadValue> {

@@ -44,6 +44,8 @@ mod sys;
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tracing::warn;
@@ -74,7 +76,7 @@ pub struct Command {
 }
 
 /// The main command, or a hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
     /// When it exits, every process left gets TERM, `grace`, KILL.
     Main,
@@ -85,8 +87,45 @@ pub enum Role {
     /// helpers on purpose (a log shipper, a `socat` forwarder) for the
     /// command to use. They are our children by then (re-parented), so the
     /// command's shutdown stops them like its own leftovers.
-    Hook { timeout: Option<Duration> },
+    ///
+    /// `stop`, when another thread requests it, ends the hook as `timeout`
+    /// does (`--lock` losing its connection).
+    Hook {
+        timeout: Option<Duration>,
+        stop: Option<Stop>,
+    },
 }
+
+/// Another thread's request to end a running hook (TERM to its group,
+/// `grace`, KILL). Clones share one flag.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    /// Ask; from any thread. The supervisor sleeps in `sigwaitinfo`, so it
+    /// is woken with a SIGCHLD of preflight's own: harmless (the reap drain
+    /// finds nothing), and a signal it always takes.
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+        let _ = sys::kill(std::process::id() as i32, libc::SIGCHLD);
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl PartialEq for Stop {
+    fn eq(&self, other: &Stop) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Stop {}
 
 /// How a supervised child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +136,8 @@ pub struct Ended {
     pub terminating_signal: Option<i32>,
     /// Killed because its timeout passed (hooks).
     pub timed_out: bool,
+    /// Ended because its [`Stop`] was requested (hooks).
+    pub stopped: bool,
 }
 
 /// Why a child could not be started: [`SpawnError::exit_code`] says how

@@ -10,7 +10,7 @@ use tracing::{debug, info, warn};
 use super::options::InitOptions;
 use super::signals::{self, Name};
 use super::sys::{self, SigInfo};
-use super::{Ended, Role, reap};
+use super::{Ended, Role, Stop, reap};
 use crate::exit_code::Status;
 
 /// How long the command runs before preflight gives back start-up memory.
@@ -37,6 +37,9 @@ pub struct Supervisor<'a> {
     status: Option<Status>,
     terminating_signal: Option<i32>,
     timed_out: bool,
+    /// A hook's stop request, and whether it was acted on.
+    stop: Option<Stop>,
+    stopped: bool,
     /// A hook's timeout.
     timeout_at: Option<Instant>,
     /// KILL: the child (running), or what is left (shutdown).
@@ -53,10 +56,11 @@ pub struct Supervisor<'a> {
 
 impl<'a> Supervisor<'a> {
     pub fn new(child: i32, role: Role, opts: &'a InitOptions, pid1: bool) -> Self {
-        let timeout_at = match role {
-            Role::Hook { timeout } => timeout.map(|t| Instant::now() + t),
-            Role::Main => None,
+        let (timeout_at, stop) = match &role {
+            Role::Hook { timeout, stop } => (timeout.map(|t| Instant::now() + t), stop.clone()),
+            Role::Main => (None, None),
         };
+        let main = role == Role::Main;
         Supervisor {
             child,
             role,
@@ -66,9 +70,11 @@ impl<'a> Supervisor<'a> {
             status: None,
             terminating_signal: None,
             timed_out: false,
+            stop,
+            stopped: false,
             timeout_at,
             kill_at: None,
-            shrink_at: (role == Role::Main).then(|| Instant::now() + SHRINK_AFTER),
+            shrink_at: main.then(|| Instant::now() + SHRINK_AFTER),
             stage: None,
             signaled: Vec::new(),
         }
@@ -77,6 +83,7 @@ impl<'a> Supervisor<'a> {
     pub fn run(mut self) -> Ended {
         let all = SigSet::all();
         loop {
+            self.on_stop_request(Instant::now());
             let deadline = [self.timeout_at, self.kill_at, self.shrink_at]
                 .into_iter()
                 .flatten()
@@ -109,7 +116,25 @@ impl<'a> Supervisor<'a> {
             status,
             terminating_signal: self.terminating_signal,
             timed_out: self.timed_out,
+            stopped: self.stopped,
         })
+    }
+
+    /// Another thread asked to end the hook: as a timeout does.
+    fn on_stop_request(&mut self, now: Instant) {
+        if self.stopped || self.status.is_some() || !self.stop.as_ref().is_some_and(Stop::requested)
+        {
+            return;
+        }
+        self.stopped = true;
+        self.timeout_at = None;
+        warn!(
+            "stopping the hook: TERM, KILL after {}",
+            humantime::format_duration(self.opts.grace)
+        );
+        send(-self.child, libc::SIGTERM);
+        let at = now + self.opts.grace;
+        self.kill_at = Some(self.kill_at.map_or(at, |k| k.min(at)));
     }
 
     fn on_child(&mut self) {
@@ -172,7 +197,7 @@ impl<'a> Supervisor<'a> {
             None => {
                 debug!("still running: KILL");
                 // A timed-out hook loses its whole group, as it got TERM.
-                let who = if self.timed_out {
+                let who = if self.timed_out || self.stopped {
                     -self.child
                 } else {
                     self.target()

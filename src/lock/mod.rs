@@ -7,25 +7,60 @@
 //! another and the later ones find nothing to do. The lock lives in one
 //! connection: if preflight is killed, the server drops it with the socket.
 //!
-//! This module only schedules: it takes the lock after waiting succeeded,
-//! under the wait's `--timeout`, retries while the database cannot be reached
-//! (the lock's database need not be among the `--wait` targets), and gives up
-//! at once on a terminating signal. The caller holds the returned socket
-//! while the hooks run and drops it before the command starts; the socket is
-//! close-on-exec, so no hook or command ever holds it.
+//! This module schedules and watches; the SQL of each database is in its
+//! own file. It takes the lock after waiting succeeded, under the wait's
+//! `--timeout`, each try bounded like a probe's (`--try-timeout` for the
+//! login, that plus one [`ROUND`] for each round of waiting for another
+//! holder: a server that stops answering cannot hang it), retries while the
+//! database cannot be reached (the lock's database need not be among the
+//! `--wait` targets), and gives up at once on a terminating signal.
+//!
+//! While the hooks run, [`Held`] watches the lock's connection from a thread
+//! of its own (TCP keepalive on, so a peer that vanished is noticed too).
+//! When the server closes it (`pg_terminate_backend`, `KILL`, a restart, a
+//! timeout) the lock is gone and another replica may start migrating: the
+//! running hook is stopped as a timeout stops it (TERM, `--grace`, KILL), no
+//! further hook or command starts, and preflight fails with one line saying
+//! so (the orchestrator starts the container again, and it migrates alone).
+//! The socket is close-on-exec, so no hook or command ever holds it.
 
 pub mod mysql;
 pub mod postgres;
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::io::Read;
 use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
+use crate::init::Stop;
 use crate::probe::ProbeError;
 use crate::target::{Protocol, Target};
+
+/// How long the server waits for a held lock in one round before it says
+/// "not yet" (`lock_timeout`, `GET_LOCK`'s timeout); the next round follows
+/// at once.
+pub const ROUND: Duration = Duration::from_secs(5);
+
+/// Can `--lock` use this protocol?
+pub fn supports(protocol: Protocol) -> bool {
+    matches!(protocol, Protocol::Postgres | Protocol::Mysql)
+}
+
+/// `fut` within `limit`, or [`ProbeError::Timeout`].
+async fn bounded<T>(
+    limit: Duration,
+    fut: impl Future<Output = Result<T, ProbeError>>,
+) -> Result<T, ProbeError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or(Err(ProbeError::Timeout))
+}
 
 /// Pause between two tries when the database cannot be reached: short first,
 /// doubling up to a cap.
@@ -44,11 +79,13 @@ pub enum LockError {
 }
 
 /// Take the lock `name` on `target` (postgres or mysql), waiting as long as
-/// another replica holds it, within `timeout` (None: for ever).
+/// another replica holds it, within `timeout` (None: for ever), each try
+/// within `try_timeout` (see the module doc).
 pub async fn acquire(
     target: &Target,
     name: &str,
     timeout: Option<Duration>,
+    try_timeout: Duration,
     interrupt: impl Future<Output = i32>,
 ) -> Result<TcpStream, LockError> {
     // The last reason, for the timeout's message.
@@ -57,14 +94,14 @@ pub async fn acquire(
         let mut pause = FIRST_RETRY;
         loop {
             let result = match target.protocol {
-                Protocol::Postgres => postgres::lock(target, name).await,
-                Protocol::Mysql => mysql::lock(target, name).await,
+                Protocol::Postgres => postgres::lock(target, name, try_timeout).await,
+                Protocol::Mysql => mysql::lock(target, name, try_timeout).await,
                 _ => Err(ProbeError::Fatal(format!(
                     "{target} is not a postgres:// or mysql:// URL"
                 ))),
             };
             match result {
-                Ok(socket) => return Ok(socket),
+                Ok(socket) => return Ok(keep_alive(socket)),
                 Err(e) if e.is_retryable() => {
                     debug!("cannot take the lock on {target} yet: {e}");
                     *last.borrow_mut() = Some(e.to_string());
@@ -86,5 +123,126 @@ pub async fn acquire(
         result = attempt => result,
         () = deadline => Err(LockError::TimedOut(last.borrow_mut().take())),
         sig = interrupt => Err(LockError::Interrupted(sig)),
+    }
+}
+
+/// Blocking again (the watcher reads it with `poll`), with TCP keepalive: a
+/// holder whose server vanished without a word is noticed in about 25 s
+/// (Linux: 10 s idle, then 3 probes 5 s apart) instead of the kernel's 2 h.
+fn keep_alive(socket: TcpStream) -> TcpStream {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let set = || -> nix::Result<()> {
+        setsockopt(&socket, sockopt::KeepAlive, &true)?;
+        #[cfg(target_os = "linux")]
+        {
+            setsockopt(&socket, sockopt::TcpKeepIdle, &10)?;
+            setsockopt(&socket, sockopt::TcpKeepInterval, &5)?;
+            setsockopt(&socket, sockopt::TcpKeepCount, &3)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = set() {
+        warn!("lock socket: cannot turn on TCP keepalive: {e}");
+    }
+    if let Err(e) = socket.set_nonblocking(false) {
+        warn!("lock socket: {e}");
+    }
+    socket
+}
+
+/// The lock, held while the hooks run: its connection, watched by a thread
+/// (see the module doc).
+pub struct Held {
+    socket: TcpStream,
+    /// Dropping our end wakes the watcher and ends it.
+    quit: Option<UnixStream>,
+    watcher: Option<std::thread::JoinHandle<()>>,
+    /// Why the connection was lost, once it was.
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl Held {
+    /// Watch `socket`: if the server closes it, log `what` was lost and ask
+    /// `stop` to end the running hook. Without a watcher thread (none could
+    /// be started) the lock is still held, only not watched.
+    pub fn watch(socket: TcpStream, what: String, stop: Stop) -> Held {
+        let lost = Arc::new(Mutex::new(None));
+        let started = (|| -> std::io::Result<_> {
+            let (quit, quitted) = UnixStream::pair()?;
+            let watched = socket.try_clone()?;
+            let lost = lost.clone();
+            let watcher = std::thread::Builder::new()
+                .name("lock-watch".into())
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    if let Some(reason) = watch(&watched, &quitted) {
+                        warn!("{what}: connection lost ({reason}); stopping the hooks");
+                        *lost.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+                        stop.request();
+                    }
+                })?;
+            Ok((quit, watcher))
+        })();
+        let (quit, watcher) = match started {
+            Ok((q, w)) => (Some(q), Some(w)),
+            Err(e) => {
+                warn!(
+                    "cannot watch the lock's connection: {}",
+                    crate::describe::io_error(&e)
+                );
+                (None, None)
+            }
+        };
+        Held {
+            socket,
+            quit,
+            watcher,
+            lost,
+        }
+    }
+
+    /// Stop watching and close the connection: the server releases the
+    /// lock. Err(why) if the connection had been lost meanwhile.
+    pub fn release(mut self) -> Result<(), String> {
+        drop(self.quit.take());
+        if let Some(w) = self.watcher.take() {
+            let _ = w.join();
+        }
+        drop(self.socket);
+        match self.lost.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Wait until the server closes `socket` (Some(why)) or `quit` is closed
+/// (None). Whatever the server sends meanwhile (a notice) is read and
+/// dropped, a buffer at a time.
+fn watch(socket: &TcpStream, quit: &UnixStream) -> Option<String> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut buf = [0u8; 1024];
+    loop {
+        let mut fds = [
+            PollFd::new(socket.as_fd(), PollFlags::POLLIN),
+            PollFd::new(quit.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Some(format!("cannot watch it: {e}")),
+        }
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            return None;
+        }
+        let events = fds[0].revents().unwrap_or(PollFlags::empty());
+        if events.is_empty() {
+            continue;
+        }
+        match (&*socket).read(&mut buf) {
+            Ok(0) => return Some("the server closed the connection".into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Some(crate::describe::io_error(&e)),
+        }
     }
 }

@@ -149,16 +149,14 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 /// `"md5" + hex(md5(hex(md5(password + user)) + salt))`.
 pub(crate) fn md5_password(user: &str, password: &str, salt: &[u8]) -> String {
     use md5::{Digest, Md5};
-    let inner = hex(&Md5::new()
-        .chain_update(password)
-        .chain_update(user)
-        .finalize());
-    let outer = hex(&Md5::new().chain_update(inner).chain_update(salt).finalize());
+    let inner = crate::describe::hex(
+        &Md5::new()
+            .chain_update(password)
+            .chain_update(user)
+            .finalize(),
+    );
+    let outer = crate::describe::hex(&Md5::new().chain_update(inner).chain_update(salt).finalize());
     format!("md5{outer}")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

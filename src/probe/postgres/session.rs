@@ -54,6 +54,15 @@ impl Session {
 
     /// Run one simple query; the first column of its first row, if any.
     pub(crate) async fn query(&mut self, sql: &str) -> Result<Option<String>, ProbeError> {
+        self.query_or_refusal(sql).await?.map_err(query_error)
+    }
+
+    /// [`Session::query`], with the server's error as it was sent, for a
+    /// caller that decides by its SQLSTATE (`--lock`: 55P03 lock timeout).
+    pub(crate) async fn query_or_refusal(
+        &mut self,
+        sql: &str,
+    ) -> Result<Result<Option<String>, ServerError>, ProbeError> {
         let mut body = sql.as_bytes().to_vec();
         body.push(0);
         send(&mut self.stream, &message(b'Q', &body)).await?;
@@ -67,10 +76,10 @@ impl Session {
                 b'D' if first.is_none() => first = Some(first_column(&body)?),
                 b'E' => error = Some(ServerError::parse(&body)),
                 b'Z' => {
-                    return match error {
-                        Some(e) => Err(query_error(e)),
+                    return Ok(match error {
+                        Some(e) => Err(e),
                         None => Ok(first.flatten()),
-                    };
+                    });
                 }
                 // RowDescription, more rows, CommandComplete, notices,
                 // parameter changes, EmptyQueryResponse.
