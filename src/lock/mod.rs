@@ -101,7 +101,7 @@ pub async fn acquire(
                 ))),
             };
             match result {
-                Ok(socket) => return Ok(keep_alive(socket)),
+                Ok(socket) => return Ok(socket),
                 Err(e) if e.is_retryable() => {
                     debug!("cannot take the lock on {target} yet: {e}");
                     *last.borrow_mut() = Some(e.to_string());
@@ -126,11 +126,16 @@ pub async fn acquire(
     }
 }
 
-/// Blocking again (the watcher reads it with `poll`), with TCP keepalive: a
-/// holder whose server vanished without a word is noticed in about 25 s
-/// (Linux: 10 s idle, then 3 probes 5 s apart) instead of the kernel's 2 h.
-fn keep_alive(socket: TcpStream) -> TcpStream {
+/// The socket that holds a lock, handed over: blocking again (the watcher
+/// reads it with `poll`), with TCP keepalive, so a holder whose server
+/// vanished without a word is noticed in about 25 s (Linux: 10 s idle, then
+/// 3 probes 5 s apart) instead of the kernel's 2 h.
+fn holding(socket: tokio::net::TcpStream) -> Result<TcpStream, ProbeError> {
     use nix::sys::socket::{setsockopt, sockopt};
+    let socket = socket.into_std().map_err(ProbeError::io("lock socket"))?;
+    socket
+        .set_nonblocking(false)
+        .map_err(ProbeError::io("lock socket"))?;
     let set = || -> nix::Result<()> {
         setsockopt(&socket, sockopt::KeepAlive, &true)?;
         #[cfg(target_os = "linux")]
@@ -144,10 +149,7 @@ fn keep_alive(socket: TcpStream) -> TcpStream {
     if let Err(e) = set() {
         warn!("lock socket: cannot turn on TCP keepalive: {e}");
     }
-    if let Err(e) = socket.set_nonblocking(false) {
-        warn!("lock socket: {e}");
-    }
-    socket
+    Ok(socket)
 }
 
 /// The lock, held while the hooks run: its connection, watched by a thread

@@ -83,7 +83,5 @@ pub async fn lock(
         }
     }
     tracing::debug!(lock = name, "migration lock taken");
-    conn.stream
-        .into_std()
-        .map_err(ProbeError::io("lock socket"))
+    super::holding(conn.stream)
 }

@@ -60,10 +60,7 @@ pub async fn lock(
         }
     }
     debug!(target = %target, key, "migration lock taken");
-    session
-        .stream
-        .into_std()
-        .map_err(ProbeError::io("lock socket"))
+    super::holding(session.stream)
 }
 
 /// The session settings of the lock's connection, in one round trip.
