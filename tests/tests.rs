@@ -101,3 +101,7 @@ mod init_signals;
 mod templates;
 /// The start-up timeline and `wait --json` / `check --json`.
 mod timeline;
+
+/// Real containers on a real Docker engine: docker stop, exit codes,
+/// orphans, HEALTHCHECK, Ctrl-C, the compose and swarm examples.
+mod container;
