@@ -1,10 +1,14 @@
 //! Shared pieces of every network probe: resolving anew and connecting to
 //! every address a name has, reading with a cap, and the one way each of
 //! these is told: a peer hanging up ([`hung_up`]), bytes a peer sent
-//! ([`shown`]), an I/O error ([`describe`]).
+//! ([`shown`]), an I/O error ([`describe`]); and [`Lookups`], which tells a
+//! try cut short while the name server had not answered.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
@@ -41,6 +45,46 @@ pub async fn connect(host: &str, port: u16) -> Result<TcpStream, ProbeError> {
     })))
 }
 
+tokio::task_local! {
+    /// The name the current try waits on the name server for, if any.
+    static PENDING: Rc<RefCell<Option<String>>>;
+}
+
+/// What a try was looking up when its deadline cut it short. In a Docker
+/// network with `internal: true` the name server never answers for a
+/// service that does not exist yet, so without this the reason would read
+/// as if the server itself were silent.
+#[derive(Default)]
+pub struct Lookups(Rc<RefCell<Option<String>>>);
+
+impl Lookups {
+    /// Run one try, noting the lookups [`resolve`] starts in it.
+    pub async fn watch<F: Future>(&self, try_: F) -> F::Output {
+        *self.0.borrow_mut() = None;
+        PENDING.scope(self.0.clone(), try_).await
+    }
+
+    /// The error of a try that ran out of time (`within`): a name still
+    /// without an answer, or [`ProbeError::Timeout`].
+    pub fn timed_out(&self, within: Duration) -> ProbeError {
+        match self.0.borrow_mut().take() {
+            Some(host) => ProbeError::NameNotResolved {
+                host,
+                detail: format!(
+                    "no answer from the name server within {}",
+                    humantime::format_duration(within)
+                ),
+            },
+            None => ProbeError::Timeout,
+        }
+    }
+}
+
+/// Note that `host` is being looked up (`Some`) or has been (`None`).
+fn pending(host: Option<&str>) {
+    let _ = PENDING.try_with(|p| *p.borrow_mut() = host.map(str::to_string));
+}
+
 /// Every address of `host:port`; a name that does not resolve is
 /// [`ProbeError::NameNotResolved`].
 pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ProbeError> {
@@ -51,7 +95,10 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ProbeErro
         host: host.to_string(),
         detail,
     };
-    match tokio::net::lookup_host((host, port)).await {
+    pending(Some(host));
+    let found = tokio::net::lookup_host((host, port)).await;
+    pending(None);
+    match found {
         Ok(addrs) => {
             let addrs: Vec<SocketAddr> = addrs.collect();
             if addrs.is_empty() {
@@ -252,5 +299,39 @@ mod tests {
         }
         let e = io_error(io::ErrorKind::PermissionDenied.into(), "read", "reading");
         assert!(matches!(e, ProbeError::Io { .. }), "{e}");
+    }
+
+    /// Run a try that looks `db` up (the lookup ends when `ended`), then
+    /// hangs: true when its deadline cut it short.
+    async fn cut(lookups: &Lookups, ended: bool) -> bool {
+        let try_ = lookups.watch(async move {
+            pending(Some("db"));
+            if ended {
+                pending(None);
+            }
+            std::future::pending::<()>().await
+        });
+        tokio::time::timeout(Duration::from_millis(20), try_)
+            .await
+            .is_err()
+    }
+
+    /// A try whose deadline comes while the name server has not answered
+    /// says so, naming the name; one cut short after its lookup ended is a
+    /// plain timeout.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_try_cut_short_in_a_lookup_names_the_name() {
+        let lookups = Lookups::default();
+        assert!(cut(&lookups, false).await);
+        assert_eq!(
+            lookups.timed_out(Duration::from_secs(2)).to_string(),
+            "name 'db' does not resolve yet (no answer from the name server within 2s)"
+        );
+        let lookups = Lookups::default();
+        assert!(cut(&lookups, true).await);
+        assert!(matches!(
+            lookups.timed_out(Duration::from_secs(2)),
+            ProbeError::Timeout
+        ));
     }
 }

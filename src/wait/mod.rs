@@ -43,7 +43,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info};
 
 use crate::config::{OnTimeout, WaitPolicy};
-use crate::probe::{Probe, ProbeError};
+use crate::probe::{Probe, ProbeError, net};
 use crate::target::Target;
 
 pub use backoff::{Backoff, Jitter, Pace};
@@ -117,9 +117,11 @@ pub async fn check_all(targets: &[Target], try_timeout: Duration) -> Vec<TargetR
                     let probe = Probe::new(target);
                     tokio::task::spawn_local(async move {
                         let start = Instant::now();
-                        let result = tokio::time::timeout(try_timeout, probe.check())
-                            .await
-                            .unwrap_or(Err(ProbeError::Timeout));
+                        let lookups = net::Lookups::default();
+                        let result =
+                            tokio::time::timeout(try_timeout, lookups.watch(probe.check()))
+                                .await
+                                .unwrap_or_else(|_| Err(lookups.timed_out(try_timeout)));
                         (result, start.elapsed())
                     })
                 })
@@ -470,7 +472,8 @@ impl TargetTask {
                 Some(d) if d <= own => (d, true),
                 _ => (own, false),
             };
-            let err = match tokio::time::timeout_at(until, attempt()).await {
+            let lookups = net::Lookups::default();
+            let err = match tokio::time::timeout_at(until, lookups.watch(attempt())).await {
                 Ok(Ok(())) => {
                     report.end(Event::Ready {
                         i: report.i,
@@ -490,7 +493,7 @@ impl TargetTask {
                     report.end(Event::TimedOut { i: report.i });
                     return;
                 }
-                Err(_) => ProbeError::Timeout,
+                Err(_) => lookups.timed_out(self.try_timeout),
             };
             let reason = match &err {
                 ProbeError::Timeout => format!(
