@@ -862,7 +862,16 @@ fn check_compose(e: &Engine, im: &Images) -> Check {
         // Web and Redis first; PostgreSQL only later.
         compose(&["up", "-d", "--no-deps", "--scale", "web=3", "web", "redis"])?;
         let webs = compose_ids(e, &project, "web")?;
-        std::thread::sleep(Duration::from_secs(3));
+        // The name server of an internal network never answers for a name
+        // that does not exist yet: preflight says so (not "no answer").
+        for id in &webs {
+            wait_for_log(
+                e,
+                id,
+                "name 'db' does not resolve yet",
+                Duration::from_secs(60),
+            )?;
+        }
         for id in &webs {
             ensure!(
                 fetch_page(e, id).is_none(),
