@@ -5,7 +5,8 @@
 //! Every signal a program can receive: 1 to 31 except the three below (HUP,
 //! INT, QUIT, ILL, TRAP, ABRT, BUS, FPE, USR1, SEGV, USR2, PIPE, ALRM, TERM,
 //! STKFLT, CONT, TSTP, TTIN, TTOU, URG, XCPU, XFSZ, VTALRM, PROF, WINCH, IO,
-//! PWR, SYS), and every real-time one (`SIGRTMIN` to `SIGRTMAX`). A SEGV,
+//! PWR, SYS), and every real-time one (`SIGRTMIN` to `SIGRTMAX`: 34 to 64,
+//! see [`RTMIN`]). A SEGV,
 //! ABRT or BUS sent with `kill` is just a message like any other: it is
 //! forwarded and never kills preflight (tini and catatonit leave those
 //! unblocked, and die of them when they are not PID 1). `--rewrite` may turn
@@ -22,12 +23,27 @@
 //! - a fault of preflight's own (SEGV, BUS, ILL, FPE, TRAP, SYS raised by an
 //!   instruction): the kernel forces those through the mask and preflight
 //!   dies; that is a bug, and nothing to forward;
-//! - glibc's two internal real-time signals (32 and 33), which no program
-//!   can block, wait for or send on purpose.
+//! - the C libraries' internal signals, 32 and 33 (glibc's and musl's; musl
+//!   also keeps 34, which preflight takes and forwards as glibc's `SIGRTMIN`),
+//!   which no program can block, wait for or send on purpose.
 
 use std::fmt;
 
 use nix::sys::signal::SigSet;
+
+/// The first real-time signal as glibc and `kill -l` number it, whichever
+/// C library preflight itself is built with (musl's own `SIGRTMIN` is 35):
+/// `RTMIN+2` means 36 for every build, as the programs of most images (and
+/// the shell sending the signal) count.
+pub const RTMIN: i32 = 34;
+/// The last real-time signal (Linux: 64).
+pub const RTMAX: i32 = 64;
+
+/// Every signal, as a set to block or wait for (musl's own three included:
+/// see [`crate::init::sys`]'s `every_signal`).
+pub fn all() -> SigSet {
+    crate::init::sys::every_signal()
+}
 
 /// Parse a signal: a name with or without `SIG` (`TERM`, `SIGTERM`, any case),
 /// a number (`15`), or a real-time one (`RTMIN`, `RTMIN+3`, `RTMAX-1`).
@@ -36,7 +52,7 @@ pub fn parse(s: &str) -> Result<i32, String> {
     let bad = || format!("'{s}' is not a signal name or number, like TERM, SIGQUIT, 15 or RTMIN+1");
     let t = s.trim();
     if let Ok(n) = t.parse::<i32>() {
-        return if (0..=libc::SIGRTMAX()).contains(&n) {
+        return if (0..=RTMAX).contains(&n) {
             Ok(n)
         } else {
             Err(bad())
@@ -52,12 +68,8 @@ pub fn parse(s: &str) -> Result<i32, String> {
                 .and_then(|n| n.parse::<i32>().ok())
                 .ok_or_else(bad)?
         };
-        let n = libc::SIGRTMIN() + off;
-        return if n <= libc::SIGRTMAX() {
-            Ok(n)
-        } else {
-            Err(bad())
-        };
+        let n = RTMIN + off;
+        return if n <= RTMAX { Ok(n) } else { Err(bad()) };
     }
     if let Some(rest) = name.strip_prefix("RTMAX") {
         let off = if rest.is_empty() {
@@ -67,12 +79,8 @@ pub fn parse(s: &str) -> Result<i32, String> {
                 .and_then(|n| n.parse::<i32>().ok())
                 .ok_or_else(bad)?
         };
-        let n = libc::SIGRTMAX() - off;
-        return if n >= libc::SIGRTMIN() {
-            Ok(n)
-        } else {
-            Err(bad())
-        };
+        let n = RTMAX - off;
+        return if n >= RTMIN { Ok(n) } else { Err(bad()) };
     }
     let full = format!("SIG{name}");
     full.parse::<nix::sys::signal::Signal>()
@@ -100,7 +108,7 @@ pub const NEVER_FORWARDED: [(i32, &str); 3] = [
 
 /// Is `sig` passed on to the child (before `--rewrite`)? See the module doc.
 pub fn forwarded(sig: i32) -> bool {
-    let rt = (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&sig);
+    let rt = (RTMIN..=RTMAX).contains(&sig);
     let classic = (1..=31).contains(&sig) && !NEVER_FORWARDED.iter().any(|(s, _)| *s == sig);
     rt || classic
 }
@@ -113,7 +121,7 @@ pub struct Name(pub i32);
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sig = self.0;
-        let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+        let (min, max) = (RTMIN, RTMAX);
         if sig == min {
             f.write_str("SIGRTMIN")
         } else if sig > min && sig <= max {
@@ -143,7 +151,7 @@ impl fmt::Display for Name {
 /// Nor does it set any disposition after this: its children inherit these
 /// defaults (`sys::ChildSetup` relies on it and does not reset them again).
 pub fn block_all() {
-    let _ = SigSet::all().thread_block();
+    let _ = all().thread_block();
     crate::init::sys::reset_dispositions();
 }
 
@@ -170,8 +178,8 @@ mod tests {
         assert_eq!(parse("sigquit"), Ok(libc::SIGQUIT));
         assert_eq!(parse("15"), Ok(15));
         assert_eq!(parse("0"), Ok(0));
-        assert_eq!(parse("RTMIN+2"), Ok(libc::SIGRTMIN() + 2));
-        assert_eq!(parse("SIGRTMAX"), Ok(libc::SIGRTMAX()));
+        assert_eq!(parse("RTMIN+2"), Ok(RTMIN + 2));
+        assert_eq!(parse("SIGRTMAX"), Ok(RTMAX));
         assert!(parse("NOPE").unwrap_err().contains("'NOPE'"));
         assert!(parse("99").is_err());
     }
@@ -182,7 +190,7 @@ mod tests {
             let never = [libc::SIGCHLD, libc::SIGKILL, libc::SIGSTOP].contains(&sig);
             assert_eq!(forwarded(sig), !never, "{}", Name(sig));
         }
-        for sig in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+        for sig in RTMIN..=RTMAX {
             assert!(forwarded(sig), "{}", Name(sig));
         }
         assert!(!forwarded(0));
@@ -191,7 +199,7 @@ mod tests {
 
     #[test]
     fn names_read_like_the_parser_takes_them() {
-        for sig in 1..=libc::SIGRTMAX() {
+        for sig in 1..=RTMAX {
             if sig == 32 || sig == 33 {
                 continue;
             }

@@ -4,7 +4,6 @@
 use std::io;
 use std::time::Instant;
 
-use nix::sys::signal::SigSet;
 use tracing::{debug, info, warn};
 
 use super::options::InitOptions;
@@ -81,7 +80,7 @@ impl<'a> Supervisor<'a> {
     }
 
     pub fn run(mut self) -> Ended {
-        let all = SigSet::all();
+        let all = signals::all();
         loop {
             self.on_stop_request(Instant::now());
             let deadline = [self.timeout_at, self.kill_at, self.shrink_at]

@@ -44,6 +44,31 @@ pub unsafe fn args(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<O
     args
 }
 
+/// Every signal, as a set to block or wait for: `sigfillset`, plus on musl
+/// the three that musl keeps to itself (32 to 34: its `sigfillset` leaves
+/// them out, and unblocked they would kill preflight, their default action,
+/// when someone sends them; 34 is glibc's `SIGRTMIN`, which preflight
+/// forwards). Blocking them costs preflight nothing: it never uses musl's
+/// timers, thread cancellation or set*id broadcasts (`--user` changes ids in
+/// the child, which runs alone). glibc's own two (32 and 33) stay out: its
+/// `pthread_sigmask` would drop them anyway. Async-signal-safe.
+pub fn every_signal() -> SigSet {
+    // SAFETY: sigfillset fills the set it is given; an all-zero sigset_t is
+    // a valid value to start from.
+    let mut raw: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `raw` is valid for the call.
+    unsafe { libc::sigfillset(&mut raw) };
+    #[cfg(all(target_os = "linux", target_env = "musl"))]
+    // SAFETY: on Linux a sigset_t starts with the kernel's 64-bit mask
+    // (signal n is bit n-1), which is all `rt_sigprocmask` reads; the struct
+    // is larger than 8 bytes and at least 8-aligned (an array of longs).
+    unsafe {
+        *(&mut raw as *mut libc::sigset_t as *mut u64) |= 0b111 << 31;
+    }
+    // SAFETY: built by sigfillset, then only bits of real signals set.
+    unsafe { SigSet::from_sigset_t_unchecked(raw) }
+}
+
 /// The highest signal number (`SIGRTMAX`, 64 on Linux).
 pub fn max_signal() -> i32 {
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -109,14 +134,15 @@ pub fn sanitize_standard_fds() {
     }
 }
 
-/// glibc's two internal signals (32: thread cancellation, 33: set*id
-/// broadcast) cannot be changed through `sigaction`, but glibc's
-/// `posix_spawn` leaves them *ignored* in a child of a threaded parent
-/// (cargo's test runner, for one), and ignored survives exec. Only for the
-/// child, right before exec: preflight itself keeps glibc's settings.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// The C library's internal signals (glibc: 32 and 33; musl: 32 to 34)
+/// cannot be changed through `sigaction`, but glibc's `posix_spawn` leaves
+/// glibc's two *ignored* in a child of a threaded parent (cargo's test
+/// runner, for one), ignored survives exec, and preflight (musl's or glibc's)
+/// would pass that on. Only for the child, right before exec: preflight
+/// itself keeps its libc's settings.
+#[cfg(target_os = "linux")]
 fn reset_internal_dispositions() {
-    for sig in [32, 33] {
+    for sig in [32, 33, 34] {
         // All-zero is SIG_DFL, no flags, empty mask, whatever the
         // architecture's field order; 32 bytes cover every layout.
         let act = [0u64; 4];
@@ -134,7 +160,7 @@ fn reset_internal_dispositions() {
     }
 }
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+#[cfg(not(target_os = "linux"))]
 fn reset_internal_dispositions() {}
 
 /// Set the calling thread's signal mask to exactly `set`. Async-signal-safe.
@@ -194,7 +220,8 @@ mod imp {
             }
             Some(t) => {
                 let ts = libc::timespec {
-                    tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+                    // `time_t` without naming it (deprecated on musl, whose is 64-bit).
+                    tv_sec: t.as_secs().try_into().unwrap_or(i32::MAX.into()),
                     tv_nsec: t.subsec_nanos() as libc::c_long,
                 };
                 // SAFETY: `set`, `info` and `ts` are valid for the call.
@@ -308,15 +335,15 @@ impl ChildSetup {
     ///    set every one to default at start, and preflight never installs a
     ///    handler or ignores a signal after that (it only takes blocked
     ///    ones), so 62 more `sigaction` calls here would change nothing.
-    ///    Only glibc's internal two, which preflight cannot reset for itself
-    ///    through glibc, are reset here;
+    ///    Only the C library's internal ones, which preflight cannot reset
+    ///    for itself through its libc, are reset here;
     /// 3. own group, then the terminal's foreground for it;
     /// 4. groups, gid, uid: a uid change clears PDEATHSIG, so that comes
     ///    after; if the parent already died, signal ourselves;
     /// 5. empty mask: pending signals act now, before exec, with default
     ///    dispositions, as they would right after it.
     fn apply(&self) -> io::Result<()> {
-        set_mask(&SigSet::all())?;
+        set_mask(&every_signal())?;
         reset_internal_dispositions();
         // SAFETY (this block): each call takes integers or pointers to data
         // owned by `self`, valid for the call; none allocates.
@@ -381,18 +408,24 @@ pub fn set_own_pdeathsig(_sig: i32) -> io::Result<()> {
 /// the supervisor lives as long as the container, and its RSS is counted
 /// against it.
 ///
-/// - freed heap pages (glibc keeps them): what parsing and waiting
-///   allocated;
-/// - our own code and read-only data. The kernel maps a static binary with
-///   fault-around, so the whole 1.2 MiB of clap, tokio and rustls code stays
-///   resident although the loop needs a few pages of it. `MADV_PAGEOUT`
-///   (Linux ≥ 5.4; EINVAL before, and nothing happens) also drops the page
-///   cache behind it, so a later fault brings back one page, not sixteen.
+/// - freed heap pages (glibc keeps them; musl's allocator gives them back on
+///   its own): what parsing and waiting allocated;
+/// - our own code. The kernel maps a static binary's code 64 KiB around each
+///   page touched (fault-around), so the code of clap, tokio and rustls that
+///   start-up ran stays in our RSS although the loop needs a few pages.
+///   `MADV_DONTNEED` unmaps it from this process only: the page cache keeps
+///   it, so the next start of the same file (a `preflight check`
+///   healthcheck, another replica) finds it there. (`MADV_PAGEOUT`, used
+///   before, also evicted it from the page cache: every later start read it
+///   back from disk, ≈ 0.15 ms slower.) Only executable mappings are given
+///   up: their content is never written, so faulting a page back brings the
+///   same bytes, whereas read-only data may hold relocated pointers (RELRO).
 ///
-/// Measured (release, `preflight -- testkit signals`, five signals
-/// forwarded): 1.7 MiB RSS without, 0.25–0.28 MiB with (tini-static: 0.7
-/// MiB). It costs about 0.8 ms of reclaim, hence done once the command has
-/// run a while (see the supervisor), not on the start-up path.
+/// The ranges are read from /proc/self/maps first and the advice given last,
+/// so that little code runs between the unmapping and the next wait.
+/// Measured in the README ("Memory"). It costs a few hundred microseconds,
+/// hence done once the command has run a while (see the supervisor), not on
+/// the start-up path.
 pub fn shrink() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
@@ -400,43 +433,117 @@ pub fn shrink() {
         libc::malloc_trim(0);
     }
     #[cfg(target_os = "linux")]
-    page_out_own_code();
+    drop_own_code();
 }
 
-/// `MADV_PAGEOUT` on each non-writable mapping of our executable. Paging out
-/// keeps the content (a page written by the relocations, in RELRO, goes to
-/// swap or stays), so any read-only mapping may be given.
+/// `MADV_DONTNEED` on each non-writable mapping of our executable that
+/// holds only the file's bytes: code and read-only data, not the RELRO
+/// segment (pointers the start-up code relocated, then made read-only).
 #[cfg(target_os = "linux")]
-fn page_out_own_code() {
-    let (Ok(maps), Ok(exe)) = (
-        std::fs::read_to_string("/proc/self/maps"),
-        std::fs::read_link("/proc/self/exe"),
-    ) else {
-        return;
-    };
-    let exe = exe.to_string_lossy();
-    for line in maps.lines() {
-        // `start-end perms offset dev inode path`
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        if fields.nth(3) != Some(&*exe) || perms.contains('w') {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (
-            usize::from_str_radix(start, 16),
-            usize::from_str_radix(end, 16),
+fn drop_own_code() {
+    // A static binary has three or four read-only mappings; room for a few.
+    let mut ranges = [(0usize, 0usize); 6];
+    let mut n = 0;
+    {
+        let (Ok(maps), Ok(exe)) = (
+            std::fs::read_to_string("/proc/self/maps"),
+            std::fs::read_link("/proc/self/exe"),
         ) else {
-            continue;
+            return;
         };
-        // SAFETY: advice on one of our own read-only mappings as the kernel
-        // lists it: paging out changes no content.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
+        let exe = exe.to_string_lossy();
+        let relro = relro();
+        let mut bias = None;
+        for line in maps.lines() {
+            // `start-end perms offset dev inode path`
+            let mut fields = line.split_whitespace();
+            let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let offset = fields
+                .next()
+                .and_then(|o| usize::from_str_radix(o, 16).ok());
+            if fields.nth(2) != Some(&*exe) || perms.contains('w') {
+                continue;
+            }
+            let Some((start, end)) = range.split_once('-') else {
+                continue;
+            };
+            let (Ok(start), Ok(end), Some(offset)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+                offset,
+            ) else {
+                continue;
+            };
+            // Where the file is loaded: its first mapping holds the start of
+            // the file, which the headers place at `first`.
+            if let (0, Some(Some(r))) = (offset, relro) {
+                bias = Some(start.wrapping_sub(r.first));
+            }
+            // Data that may have been relocated is kept: all of it when
+            // where RELRO lies is unknown.
+            let keep = match (relro, bias) {
+                (Some(Some(r)), Some(bias)) => {
+                    start < bias.wrapping_add(r.end) && bias.wrapping_add(r.start) < end
+                }
+                (Some(None), _) => false,
+                _ => !perms.contains('x'),
+            };
+            if let (false, Some(slot)) = (keep, ranges.get_mut(n)) {
+                *slot = (start, end);
+                n += 1;
+            }
         }
     }
+    for &(start, end) in &ranges[..n] {
+        // SAFETY: one of our own non-writable file mappings that relocation
+        // never wrote to (see `relro`), as the kernel lists it: a page
+        // faulted back in after this is read again from the same file,
+        // with the same bytes.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// Where our executable's RELRO segment lies, in the addresses its headers
+/// give (before the load address is added).
+#[cfg(target_os = "linux")]
+#[derive(Clone, Copy)]
+struct Relro {
+    start: usize,
+    end: usize,
+    /// The address of the file's first byte (the `PT_LOAD` at offset 0).
+    first: usize,
+}
+
+/// Our executable's RELRO segment: `Some(None)` if it has none, `None` if
+/// that cannot be told.
+#[cfg(target_os = "linux")]
+fn relro() -> Option<Option<Relro>> {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel gave us.
+    let (phdr, phnum) = unsafe {
+        (
+            libc::getauxval(libc::AT_PHDR) as usize,
+            libc::getauxval(libc::AT_PHNUM) as usize,
+        )
+    };
+    if phdr == 0 || phnum == 0 || cfg!(not(target_pointer_width = "64")) {
+        return None;
+    }
+    // SAFETY: AT_PHDR and AT_PHNUM describe our own program headers, which
+    // the kernel mapped with the executable, for the life of the process.
+    let headers = unsafe { std::slice::from_raw_parts(phdr as *const libc::Elf64_Phdr, phnum) };
+    let Some(relro) = headers.iter().find(|h| h.p_type == libc::PT_GNU_RELRO) else {
+        return Some(None);
+    };
+    let first = headers
+        .iter()
+        .find(|h| h.p_type == libc::PT_LOAD && h.p_offset == 0)?;
+    Some(Some(Relro {
+        start: relro.p_vaddr as usize,
+        end: (relro.p_vaddr + relro.p_memsz) as usize,
+        first: first.p_vaddr as usize,
+    }))
 }

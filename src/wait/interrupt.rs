@@ -32,14 +32,13 @@ pub async fn terminating() -> i32 {
 mod platform {
     use std::io;
 
-    use nix::sys::signal::SigSet;
     use nix::sys::signalfd::{SfdFlags, SignalFd};
     use tokio::io::Interest;
     use tokio::io::unix::AsyncFd;
 
     pub async fn terminating() -> io::Result<i32> {
         let fd = SignalFd::with_flags(
-            &SigSet::all(),
+            &crate::init::signals::all(),
             SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
         )?;
         let fd = register(fd)?;
