@@ -31,9 +31,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The preflight binary under test.
+/// The preflight binary under test: cargo's build of this test run, or the
+/// one `PREFLIGHT_TEST_BIN` names (CI runs the tests that drive the
+/// executable again against the shipped musl build: `.ci/run`).
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_preflight"))
+    match std::env::var_os("PREFLIGHT_TEST_BIN") {
+        Some(path) if !path.is_empty() => {
+            let path = PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "PREFLIGHT_TEST_BIN={}: expected a preflight executable",
+                path.display()
+            );
+            path
+        }
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_preflight")),
+    }
 }
 
 /// Must tests that need a server or `unshare` run (CI), rather than skip?
