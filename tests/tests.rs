@@ -24,6 +24,8 @@ mod lock;
 /// `--user`: hooks and command run as another user, with its groups and HOME.
 mod user;
 
+/// Names resolve in a scratch-like root: /etc/hosts, Kubernetes search domains.
+mod names_in_scratch;
 /// `check`: one try each, 0 or 1 with the reason.
 mod wait_check;
 /// Waiting ends when every target is ready, and the command starts after.
