@@ -5,10 +5,16 @@
 //! tables; DESIGN.md's "Performance budget" says what each must show:
 //!
 //! 1. **start-up**: `TOOL -- true`, as a plain process and as PID 1 (under
-//!    `unshare --pid --fork --mount-proc`), against `true` alone: median and
-//!    p90 of many runs, tools interleaved run by run so that noise from a busy
-//!    machine hits all of them alike; also CPU time (user + system, from
-//!    `wait4`), which a busy machine disturbs less.
+//!    `unshare --pid --fork --mount-proc`), against `true` alone. Each run
+//!    is a whole process, timed from spawn to the end of a `wait4` that
+//!    blocks (no polling to quantise it), which also gives its CPU time
+//!    (user + system), which a busy machine disturbs less. Tools are
+//!    interleaved run by run, and what is reported is the median of the
+//!    differences paired by round (tool − `true`, preflight − tini-static),
+//!    so noise that hits one round hits both sides. Two copies of the
+//!    preflight binary are measured beside it: one fresh, one that has
+//!    supervised a command past its memory shrink (a shrink that evicted
+//!    the binary from the page cache made every later start slower).
 //! 2. **memory and idle wake-ups** while supervising `sleep 1000`: VmRSS
 //!    0.1 s after the start (before preflight gives back its start-up
 //!    memory, at 0.2 s) and after the idle period, VmHWM, RssAnon/RssFile, threads (`/proc/PID/status`) and the context
@@ -26,14 +32,18 @@
 //! 4. **TERM**: time from `kill -TERM <supervisor>` to its exit (for PID 1:
 //!    to `unshare`'s exit) when its child, `sleep`, dies of TERM.
 //!
+//! Each table is followed by its DESIGN.md budget, met or MISSED, beside the
+//! anchor's figure (tini-static); the header names every binary measured
+//! (path, size, inode, a hash of its bytes) and the size budget.
+//!
 //! Nothing here fails on a machine without these tools: a missing tool, a
 //! binary that does not run (preflight's init core before it existed), or an
 //! `unshare` that is not permitted is skipped with a printed reason.
 //!
-//! `cargo bench` builds preflight with the `bench` profile, which differs from
-//! `release` in one way: `panic = "abort"` is ignored (a few KiB bigger). For
-//! figures of the shipped binary, `cargo build --release`, copy it and point
-//! `PREFLIGHT_BIN` at the copy (the two builds share the output path).
+//! `cargo bench` builds preflight with the `bench` profile and glibc, which
+//! is not what ships. For figures of the shipped binary, point
+//! `PREFLIGHT_BIN` at it: `PREFLIGHT_BIN=$(scripts/release.sh) cargo bench
+//! --bench init`.
 //!
 //! Knobs (environment): `PREFLIGHT_BIN` measures another preflight binary;
 //! `PREFLIGHT_BENCH_RUNS` (start-up runs per tool, default 300),
@@ -80,6 +90,9 @@ fn main() {
         term(&tools, settings.term_runs);
     }
     println!("\nload average at the end: {}", load_average());
+    let _ = fs::remove_dir_all(
+        std::env::temp_dir().join(format!("preflight-bench-{}", std::process::id())),
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -192,7 +205,18 @@ impl Tools {
         let preflight = std::env::var_os("PREFLIGHT_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_preflight")));
-        let mut candidates = vec![("preflight", Some(preflight), &["--"][..])];
+        let mut candidates = vec![("preflight", Some(preflight.clone()), &["--"][..])];
+        // Two copies of the same file: one as written, one that has
+        // supervised a command past its memory shrink (`Copies::new`), to
+        // show whether the shrink slows later starts of the same file.
+        if let Some(copies) = Copies::new(&preflight) {
+            candidates.push(("preflight, fresh copy", Some(copies.fresh), &["--"][..]));
+            candidates.push((
+                "preflight, copy that has run",
+                Some(copies.ran),
+                &["--"][..],
+            ));
+        }
         // Variants to compare with, measured like preflight: NAME=PATH,...
         for extra in std::env::var("PREFLIGHT_BENCH_EXTRA")
             .iter()
@@ -283,11 +307,81 @@ fn print_header(tools: &Tools) {
     for t in &tools.supervisors {
         let size = fs::metadata(&t.exe).map_or(0, |m| m.len());
         println!(
-            "  {:<12} {} ({} KiB)",
+            "  {:<28} {} ({size} bytes, {})",
             t.name,
             t.exe.display(),
-            size.div_ceil(1024)
+            identity(&t.exe)
         );
+    }
+    if let Some(p) = tools.supervisors.iter().find(|t| t.name == "preflight") {
+        let size = fs::metadata(&p.exe).map_or(0, |m| m.len());
+        let tini = tools
+            .supervisors
+            .iter()
+            .find(|t| t.name == "tini-static")
+            .and_then(|t| fs::metadata(&t.exe).ok())
+            .map_or(String::new(), |m| {
+                format!("; tini-static {} bytes", m.len())
+            });
+        println!(
+            "budget: binary size {size} bytes <= {SIZE_BUDGET} (2.5 MiB){tini}: {}",
+            verdict(size <= SIZE_BUDGET)
+        );
+    }
+}
+
+/// DESIGN.md: the stripped static binary, every probe and TLS in.
+const SIZE_BUDGET: u64 = 2_621_440;
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
+
+/// What tells copies of a binary apart: inode, the file's own build id (its
+/// ELF note, if any), or a hash of its bytes.
+fn identity(path: &std::path::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::MetadataExt;
+    let inode = fs::metadata(path).map_or(0, |m| m.ino());
+    let hash = fs::read(path).map_or(0, |bytes| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        h.finish()
+    });
+    format!("inode {inode}, content hash {hash:016x}")
+}
+
+/// Two fresh copies of the preflight binary in a temporary directory.
+struct Copies {
+    fresh: PathBuf,
+    ran: PathBuf,
+}
+
+impl Copies {
+    /// Copies `exe` twice; `ran` then supervises `sleep 0.5`, past the
+    /// memory shrink at 0.2 s. Removed by the process's end (`main`).
+    fn new(exe: &std::path::Path) -> Option<Copies> {
+        let dir = std::env::temp_dir().join(format!("preflight-bench-{}", std::process::id()));
+        fs::create_dir_all(dir.join("fresh")).ok()?;
+        fs::create_dir_all(dir.join("ran")).ok()?;
+        let fresh = dir.join("fresh/preflight");
+        let ran = dir.join("ran/preflight");
+        fs::copy(exe, &fresh).ok()?;
+        fs::copy(exe, &ran).ok()?;
+        let sleep = which("sleep")?;
+        let argv = [
+            ran.clone().into_os_string(),
+            "--".into(),
+            sleep.into_os_string(),
+            "0.5".into(),
+        ];
+        match run_quiet(&argv) {
+            Ok(s) if s.success() => Some(Copies { fresh, ran }),
+            _ => skip(
+                "the fresh and the used copy",
+                "the copy did not run `sleep 0.5`",
+            ),
+        }
     }
 }
 
@@ -457,11 +551,6 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-fn signed_ms(a: Duration, b: Duration) -> String {
-    let d = a.as_secs_f64() - b.as_secs_f64();
-    format!("{:+.3} ms", d * 1e3)
-}
-
 fn mode_title(mode: Mode) -> &'static str {
     match mode {
         Mode::Plain => "plain process",
@@ -484,34 +573,54 @@ fn startup(tools: &Tools, runs: usize) {
             names.push(t.name);
             argvs.push(tools.wrap(mode, t.argv(&[true_exe.as_os_str()])));
         }
-        let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); argvs.len()];
-        let mut cpu_samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); argvs.len()];
-        let mut failures = vec![0usize; argvs.len()];
+        let n = argvs.len();
+        // One row per round: each command's (wall, CPU), None if it failed.
+        let mut rounds: Vec<Vec<Option<(Duration, Duration)>>> = Vec::with_capacity(runs);
         // Interleave run by run, rotating who goes first.
         for round in 0..runs {
-            for k in 0..argvs.len() {
-                let i = (round + k) % argvs.len();
-                match time_run(&argvs[i]) {
-                    Some((wall, cpu)) => {
-                        samples[i].push(wall);
-                        cpu_samples[i].push(cpu);
-                    }
-                    None => failures[i] += 1,
-                }
+            let mut row = vec![None; n];
+            for k in 0..n {
+                let i = (round + k) % n;
+                row[i] = time_run(&argvs[i]);
             }
+            rounds.push(row);
         }
-        let base = summarize(&mut samples[0]);
-        let cpu_base = summarize(&mut cpu_samples[0]);
+        // Median of the differences paired by round: what noise does to one
+        // round hits both sides of the difference alike.
+        let paired = |i: usize, j: usize, cpu: bool| -> Option<f64> {
+            let mut d: Vec<f64> = rounds
+                .iter()
+                .filter_map(|r| {
+                    let (a, b) = (r[i]?, r[j]?);
+                    let (a, b) = if cpu { (a.1, b.1) } else { (a.0, b.0) };
+                    Some(a.as_secs_f64() - b.as_secs_f64())
+                })
+                .collect();
+            median_f64(&mut d)
+        };
+        let column = |i: usize, cpu: bool| -> Option<Summary> {
+            let mut v: Vec<Duration> = rounds
+                .iter()
+                .filter_map(|r| r[i].map(|(w, c)| if cpu { c } else { w }))
+                .collect();
+            summarize(&mut v)
+        };
         println!(
             "\n## start-up, {} — {runs} runs each, interleaved",
             mode_title(mode)
         );
         let over = if mode == Mode::Plain {
-            "over `true`"
+            "`true`"
         } else {
-            "over `unshare … true`"
+            "`unshare … true`"
         };
-        println!("| command | median | p90 | median {over} | CPU median | CPU {over} |");
+        println!(
+            "(wall: spawn to the end of wait4; CPU: user + system from wait4's rusage; \
+             \"over\": median of the differences to {over} paired by round)"
+        );
+        println!(
+            "| command | wall median | wall p90 | wall over {over} | CPU median | CPU over {over} |"
+        );
         println!("| --- | ---: | ---: | ---: | ---: | ---: |");
         for (i, name) in names.iter().enumerate() {
             let label = match i {
@@ -522,25 +631,22 @@ fn startup(tools: &Tools, runs: usize) {
                         .iter()
                         .map(|a| format!("{a} "))
                         .collect();
-                    format!("`{name} {args}true`")
+                    format!("{name}: `{args}true`")
                 }
             };
-            let Some(s) = summarize(&mut samples[i]) else {
+            let failed = rounds.iter().filter(|r| r[i].is_none()).count();
+            let Some(s) = column(i, false) else {
                 println!("| {label} | failed | | | | |");
                 continue;
             };
-            let cpu = summarize(&mut cpu_samples[i]);
-            let rel = match (i, base) {
-                (0, _) | (_, None) => "—".to_owned(),
-                (_, Some(b)) => signed_ms(s.median, b.median),
+            let cpu = column(i, true).map_or("?".into(), |c| ms(c.median));
+            let (rel, cpu_rel) = if i == 0 {
+                ("—".to_owned(), "—".to_owned())
+            } else {
+                (signed(paired(i, 0, false)), signed(paired(i, 0, true)))
             };
-            let cpu_rel = match (i, cpu, cpu_base) {
-                (0, _, _) | (_, None, _) | (_, _, None) => "—".to_owned(),
-                (_, Some(c), Some(b)) => signed_ms(c.median, b.median),
-            };
-            let cpu = cpu.map_or("?".into(), |c| ms(c.median));
-            let fail = if failures[i] > 0 {
-                format!(" ({} failed)", failures[i])
+            let fail = if failed > 0 {
+                format!(" ({failed} failed)")
             } else {
                 String::new()
             };
@@ -550,7 +656,47 @@ fn startup(tools: &Tools, runs: usize) {
                 ms(s.p90)
             );
         }
+        // The budget: no slower than tini-static, paired with it directly.
+        let find = |name: &str| names.iter().position(|n| *n == name);
+        if let (Some(p), Some(t)) = (find("preflight"), find("tini-static")) {
+            let wall = paired(p, t, false);
+            let cpu = paired(p, t, true);
+            let met = wall.is_some_and(|w| w <= 0.0);
+            println!(
+                "budget: start-up ({}) no slower than tini-static: preflight − tini-static, \
+                 paired median: wall {}, CPU {}: {}",
+                match mode {
+                    Mode::Plain => "plain",
+                    Mode::Pid1 => "PID 1",
+                },
+                signed(wall),
+                signed(cpu),
+                verdict(met)
+            );
+        }
+        if let (Some(f), Some(r)) = (
+            find("preflight, fresh copy"),
+            find("preflight, copy that has run"),
+        ) {
+            println!(
+                "the copy that has run − the fresh copy, paired median: wall {}, CPU {}",
+                signed(paired(r, f, false)),
+                signed(paired(r, f, true))
+            );
+        }
     }
+}
+
+fn median_f64(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+fn signed(seconds: Option<f64>) -> String {
+    seconds.map_or("?".into(), |d| format!("{:+.3} ms", d * 1e3))
 }
 
 // ---------------------------------------------------------------------------
@@ -643,15 +789,42 @@ fn memory(tools: &Tools, idle: Duration) {
             idle.as_secs()
         );
         println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let mut rows = Vec::new();
         for (i, s) in running.iter().enumerate() {
             let st = read_status(s.pid).unwrap_or_default();
             let wakeups = match (before[i], after[i]) {
-                (Some(b), Some(a)) => (a - b).to_string(),
-                _ => "?".into(),
+                (Some(b), Some(a)) => Some(a - b),
+                _ => None,
             };
             println!(
-                "| {} | {} KiB | {} KiB | {} KiB | {} KiB | {} KiB | {} | {wakeups} |",
-                s.tool, early[i], st.rss, st.hwm, st.anon, st.file, st.threads
+                "| {} | {} KiB | {} KiB | {} KiB | {} KiB | {} KiB | {} | {} |",
+                s.tool,
+                early[i],
+                st.rss,
+                st.hwm,
+                st.anon,
+                st.file,
+                st.threads,
+                wakeups.map_or("?".into(), |w| w.to_string())
+            );
+            rows.push((s.tool, st, wakeups));
+        }
+        let row = |name: &str| rows.iter().find(|r| r.0 == name);
+        if let (Some(p), Some(t)) = (row("preflight"), row("tini-static")) {
+            let met = p.1.rss <= t.1.rss && p.1.threads == 1 && p.2 == Some(0);
+            println!(
+                "budget: supervising ({}) VmRSS {} KiB <= tini-static's {} KiB, 1 thread ({}), \
+                 0 wake-ups ({}; tini-static {}): {}",
+                match mode {
+                    Mode::Plain => "plain",
+                    Mode::Pid1 => "PID 1",
+                },
+                p.1.rss,
+                t.1.rss,
+                p.1.threads,
+                p.2.map_or("?".into(), |w| w.to_string()),
+                t.2.map_or("?".into(), |w| w.to_string()),
+                verdict(met)
             );
         }
         for s in running {
