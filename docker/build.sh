@@ -2,11 +2,12 @@
 # Builds the preflight image (docker/Dockerfile) from the binary cargo built,
 # the same way for users and for the container tests:
 #
-#   cargo build --release && docker/build.sh             # tags `preflight`
+#   scripts/release.sh && docker/build.sh                # tags `preflight`
 #   docker/build.sh [--binary PATH] [--tag NAME] [docker build options...]
 #
-# Without --binary it takes the release build there is: the musl one when it
-# was built, else the glibc one (both static). The binary is stripped into a
+# Without --binary it takes the shipped build scripts/release.sh made
+# (target/preflight: musl's, or glibc's where musl cannot be built), else a
+# release build cargo made (musl's first; all static). The binary is stripped into a
 # context of its own, with the Dockerfile, and nothing else.
 set -euo pipefail
 
@@ -21,11 +22,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ -z "$binary" ]; then
-  for b in "$target"/x86_64-unknown-linux-musl/release/preflight \
+  for b in "$target"/preflight "$target"/x86_64-unknown-linux-musl/release/preflight \
     "$target"/x86_64-unknown-linux-gnu/release/preflight "$target"/release/preflight; do
     [ -x "$b" ] && { binary=$b; break; }
   done
-  [ -n "$binary" ] || { echo "build.sh: no release binary under $target: run cargo build --release" >&2; exit 2; }
+  [ -n "$binary" ] || { echo "build.sh: no release binary under $target: run scripts/release.sh" >&2; exit 2; }
 fi
 [ -x "$binary" ] || { echo "build.sh: --binary $binary: expected an executable file" >&2; exit 2; }
 
