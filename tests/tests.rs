@@ -28,6 +28,8 @@ mod user;
 mod names_in_scratch;
 /// `check`: one try each, 0 or 1 with the reason.
 mod wait_check;
+/// Name lookups that never answer do not pile up threads.
+mod wait_lookups;
 /// Waiting ends when every target is ready, and the command starts after.
 mod wait_ready;
 /// TERM/INT/HUP while waiting: 128+N at once, nothing started.

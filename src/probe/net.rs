@@ -96,22 +96,74 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ProbeErro
         detail,
     };
     pending(Some(host));
-    let found = tokio::net::lookup_host((host, port)).await;
+    let found = lookup(host, port).await;
     pending(None);
     match found {
-        Ok(addrs) => {
-            let addrs: Vec<SocketAddr> = addrs.collect();
-            if addrs.is_empty() {
-                Err(not_resolved("no addresses".into()))
-            } else {
-                Ok(addrs)
+        Ok(addrs) if addrs.is_empty() => Err(not_resolved("no addresses".into())),
+        Ok(addrs) => Ok(addrs),
+        Err(e) => Err(not_resolved(e)),
+    }
+}
+
+/// The most name lookups in flight at once, all targets together.
+pub const MAX_LOOKUPS: usize = 8;
+
+/// What one lookup gave: the addresses, or why not.
+type Answer = Option<Result<Vec<SocketAddr>, String>>;
+
+/// Lookups in flight: host, port, and where their answer will appear.
+static IN_FLIGHT: std::sync::Mutex<Vec<(String, u16, tokio::sync::watch::Receiver<Answer>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Look `host` up with the system's resolver (`getaddrinfo`: /etc/hosts,
+/// DNS, as every program in the container does), on a small thread of its
+/// own, since the call blocks and cannot be cancelled. A resolver that never
+/// answers must not pile up threads: a try whose name is still being looked
+/// up waits for that lookup rather than starting another (one per name),
+/// and no more than [`MAX_LOOKUPS`] run at once (a try beyond that is "not
+/// yet"). A try that ends (its deadline, the wait over) leaves at most its
+/// lookup thread behind, which ends with the resolver's own timeout.
+async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let mut answer = {
+        let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, rx)) = in_flight.iter().find(|(h, p, _)| h == host && *p == port) {
+            rx.clone()
+        } else if in_flight.len() >= MAX_LOOKUPS {
+            return Err(format!(
+                "{MAX_LOOKUPS} name lookups already in flight (a resolver that does not answer?)"
+            ));
+        } else {
+            let (tx, rx) = tokio::sync::watch::channel(None);
+            let name = (host.to_string(), port);
+            let started = std::thread::Builder::new()
+                .name("lookup".into())
+                .stack_size(128 * 1024)
+                .spawn(move || {
+                    use std::net::ToSocketAddrs;
+                    let addrs = (name.0.as_str(), name.1)
+                        .to_socket_addrs()
+                        .map(Iterator::collect)
+                        .map_err(|e| {
+                            e.to_string()
+                                .trim_start_matches("failed to lookup address information: ")
+                                .to_string()
+                        });
+                    IN_FLIGHT
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .retain(|(h, p, _)| (h, *p) != (&name.0, name.1));
+                    let _ = tx.send(Some(addrs));
+                });
+            if let Err(e) = started {
+                return Err(format!("cannot start a lookup: {e}"));
             }
+            in_flight.push((host.to_string(), port, rx.clone()));
+            rx
         }
-        Err(e) => Err(not_resolved(
-            e.to_string()
-                .trim_start_matches("failed to lookup address information: ")
-                .to_string(),
-        )),
+    };
+    match answer.wait_for(Option::is_some).await {
+        Ok(a) => a.clone().unwrap_or_else(|| Err("no answer".into())),
+        Err(_) => Err("the lookup ended without an answer".into()),
     }
 }
 

@@ -1,0 +1,80 @@
+//! Name lookups that never answer: one in flight per target and a bounded
+//! number in all, whatever the number of targets and tries. The resolver is
+//! made silent in a mount namespace of the test's own (`unshare --mount`, a
+//! resolv.conf pointing at a UDP socket the test holds and never reads).
+
+use std::net::UdpSocket;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::require;
+use crate::support::{TempDir, bin};
+
+/// Threads of process `pid` now (0 once it is gone).
+fn threads(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn lookups_that_never_answer_do_not_pile_up_threads() {
+    require!(
+        nix::unistd::geteuid().is_root() && crate::support::have_program("unshare"),
+        "needs root and unshare for a private resolv.conf"
+    );
+    // A "DNS server" that takes every query and answers none.
+    let silent = UdpSocket::bind("127.0.0.77:53");
+    require!(silent.is_ok(), "cannot bind 127.0.0.77:53: {silent:?}");
+    let dir = TempDir::new();
+    let conf = dir.join("resolv.conf");
+    std::fs::write(
+        &conf,
+        "nameserver 127.0.0.77\noptions timeout:30 attempts:1\n",
+    )
+    .unwrap();
+    let targets: Vec<String> = (0..60).map(|i| format!("host{i}.silent.test:80")).collect();
+    let script = format!(
+        "mount --bind {} /etc/resolv.conf && exec {} wait --timeout 4s --try-timeout 200ms {}",
+        conf.display(),
+        bin().display(),
+        targets.join(" ")
+    );
+    let mut child = std::process::Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    let mut most = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        most = most.max(threads(pid));
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "preflight hung"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(124), "{stderr}");
+    assert!(stderr.contains("host0.silent.test"), "{stderr}");
+    eprintln!("most threads at once: {most}");
+    // The main thread and at most MAX_LOOKUPS lookups.
+    let ceiling = 1 + preflight::probe::net::MAX_LOOKUPS + 2;
+    assert!(
+        most <= ceiling,
+        "{most} threads at once, expected at most {ceiling}"
+    );
+    drop(silent);
+}
