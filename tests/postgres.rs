@@ -20,6 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::require;
+use crate::support::TempDir;
+use crate::support::pki::Pki;
 use crate::support::server::Server;
 use crate::support::{Bounded, have_program, listening, preflight};
 
@@ -1112,4 +1114,152 @@ fn the_lock_outlives_the_servers_idle_session_timeout_while_the_hooks_run() {
     assert_eq!(held, "1", "the lock went with the idle session");
     assert_eq!(status.code(), Some(0), "{}", run.stderr());
     assert_eq!(run.rest(), ["command"]);
+}
+
+// ---------------------------------------------------------------- TLS
+
+/// A server that only accepts TLS from 127.0.0.1 (`hostnossl ... reject`),
+/// with a certificate for `localhost` signed by `pki`, asking `app` for a
+/// SCRAM password and `certuser` for a client certificate. Started.
+fn tls_only(bin: &Path, pki: &Pki) -> Pg {
+    let mut pg = Pg::init(
+        bin,
+        &[
+            "ssl = on",
+            "ssl_cert_file = 'server.crt'",
+            "ssl_key_file = 'server.key'",
+            "ssl_ca_file = 'ca.pem'",
+        ],
+        &[
+            "hostnossl all all 0.0.0.0/0 reject",
+            "hostssl all certuser 127.0.0.1/32 cert",
+            "hostssl all all 127.0.0.1/32 scram-sha-256",
+        ],
+    );
+    let data = pg.data();
+    pki.issue(&["localhost"], false).write(&data, "server");
+    pki.ca_file_in(&data, "ca.pem");
+    std::fs::set_permissions(
+        data.join("server.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    if is_root() {
+        for f in ["server.crt", "server.key", "ca.pem"] {
+            run_ok(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(data.join(f)),
+            );
+        }
+    }
+    pg.start();
+    pg.sql("CREATE ROLE app LOGIN PASSWORD 'p@ss w/rd'");
+    pg.sql("CREATE ROLE certuser LOGIN");
+    pg
+}
+
+#[tokio::test]
+async fn sslmode_against_a_tls_only_server() {
+    let bin = match can_run_own() {
+        Ok(b) => b,
+        Err(e) => return crate::support::skip(&e),
+    };
+    let pki = Pki::new();
+    let wrong = Pki::new();
+    let pg = tls_only(&bin, &pki);
+    let dir = TempDir::new();
+    let ca = pki.ca_file(&dir);
+    let wrong_ca = wrong.ca_file_in(dir.path(), "wrong.pem");
+    let port = pg.server.port;
+    let app = |host: &str, query: &str| {
+        format!("postgres://app:p%40ss%20w%2Frd@{host}:{port}/postgres?{query}")
+    };
+    // Positive controls: every mode that may use TLS gets in.
+    for query in [
+        String::new(),
+        "sslmode=prefer".into(),
+        "sslmode=allow".into(),
+        "sslmode=require".into(),
+        format!("sslmode=verify-ca&sslrootcert={}", ca.display()),
+        format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+    ] {
+        let r = try_once(&probe(&app("localhost", &query))).await;
+        assert!(r.is_ok(), "{query}: {r:?}");
+    }
+    // verify-ca ignores the name; verify-full does not.
+    let ca_only = format!("sslmode=verify-ca&sslrootcert={}", ca.display());
+    try_once(&probe(&app("127.0.0.1", &ca_only))).await.unwrap();
+    let full = format!("sslmode=verify-full&sslrootcert={}", ca.display());
+    let e = try_once(&probe(&app("127.0.0.1", &full)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ProbeError::Fatal(_)), "{e:?}");
+    assert!(e.to_string().contains("name mismatch"), "{e}");
+    // The wrong CA, or none (the bundled roots): unknown issuer.
+    for query in [
+        format!("sslmode=verify-full&sslrootcert={}", wrong_ca.display()),
+        "sslmode=verify-full".to_string(),
+        format!("sslmode=require&sslrootcert={}", wrong_ca.display()),
+    ] {
+        let e = try_once(&probe(&app("localhost", &query)))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown issuer"), "{query}: {e}");
+    }
+    // disable: the server refuses the plain connection, naming encryption.
+    let e = try_once(&probe(&app("localhost", "sslmode=disable")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ProbeError::Fatal(_)), "{e:?}");
+    assert!(e.to_string().contains("no encryption"), "{e}");
+    assert!(!e.to_string().contains("p@ss"), "{e}");
+    // Without credentials, pg_isready's verdict over TLS too.
+    try_once(&probe(&format!(
+        "postgres://localhost:{port}?sslmode=require"
+    )))
+    .await
+    .unwrap();
+    // A client certificate (sslcert/sslkey) logs certuser in; without: fatal.
+    let (cert, key) = pki.issue(&["certuser"], false).write(dir.path(), "client");
+    let with_cert = format!(
+        "postgres://certuser@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={}&sslcert={}&sslkey={}",
+        ca.display(),
+        cert.display(),
+        key.display()
+    );
+    try_once(&probe(&with_cert)).await.unwrap();
+    let without = format!("postgres://certuser@localhost:{port}/postgres?sslmode=require");
+    assert!(try_once(&probe(&without)).await.is_err());
+    // The unix socket (never TLS, trusted there).
+    let socket_dir: String = pg.dir().display().to_string().replace('/', "%2F");
+    try_once(&probe(&format!(
+        "postgres://postgres@{socket_dir}:{port}/postgres"
+    )))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn require_sends_nothing_in_cleartext_to_a_server_without_tls() {
+    // A server that answers the SSLRequest with 'N' and records every byte.
+    let (addr, seen) = crate::support::fake::start_recorded(
+        crate::support::fake::Peer::ReplyThenListen(b"N".to_vec()),
+    )
+    .await;
+    for mode in ["require", "verify-ca", "verify-full"] {
+        let url = format!("postgres://app:s3cr3t-pw@{addr}/app?sslmode={mode}");
+        let e = try_once(&probe(&url)).await.unwrap_err();
+        assert!(matches!(e, ProbeError::Fatal(_)), "{mode}: {e:?}");
+        assert!(e.to_string().contains("does not offer TLS"), "{e}");
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Only SSLRequests (8 bytes each): no user, no password.
+    let bytes = seen.bytes();
+    assert_eq!(bytes.len(), 3 * 8, "{bytes:?}");
+    assert!(!seen.contains(b"app"));
+    // Control: prefer goes on in cleartext, so the recording would show it.
+    let url = format!("postgres://app:s3cr3t-pw@{addr}/app?sslmode=prefer");
+    let _ = tokio::time::timeout(Duration::from_millis(500), probe(&url).check()).await;
+    assert!(seen.contains(b"app"), "{:?}", seen.bytes());
 }

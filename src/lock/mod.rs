@@ -130,12 +130,20 @@ pub async fn acquire(
 /// reads it with `poll`), with TCP keepalive, so a holder whose server
 /// vanished without a word is noticed in about 25 s (Linux: 10 s idle, then
 /// 3 probes 5 s apart) instead of the kernel's 2 h.
-fn holding(socket: tokio::net::TcpStream) -> Result<TcpStream, ProbeError> {
+fn holding(stream: crate::probe::tls::Stream) -> Result<TcpStream, ProbeError> {
     use nix::sys::socket::{setsockopt, sockopt};
-    let socket = socket.into_std().map_err(ProbeError::io("lock socket"))?;
-    socket
-        .set_nonblocking(false)
-        .map_err(ProbeError::io("lock socket"))?;
+    let unix = matches!(stream, crate::probe::tls::Stream::Unix(_));
+    // From here on the socket is only held and watched: a TLS session is
+    // kept as its descriptor (nothing is read or written on it again), a
+    // unix socket too (it is a `TcpStream` only by type).
+    let socket = TcpStream::from(
+        stream
+            .into_socket()
+            .map_err(ProbeError::io("lock socket"))?,
+    );
+    if unix {
+        return Ok(socket);
+    }
     let set = || -> nix::Result<()> {
         setsockopt(&socket, sockopt::KeepAlive, &true)?;
         #[cfg(target_os = "linux")]

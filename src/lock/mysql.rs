@@ -83,5 +83,5 @@ pub async fn lock(
         }
     }
     tracing::debug!(lock = name, "migration lock taken");
-    super::holding(conn.stream)
+    super::holding(crate::probe::tls::Stream::Plain(conn.stream))
 }

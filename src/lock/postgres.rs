@@ -33,8 +33,9 @@ pub async fn lock(
     try_timeout: Duration,
 ) -> Result<std::net::TcpStream, ProbeError> {
     let key = lock_key(name);
+    let connector = crate::probe::postgres::connect::Connector::new(target);
     let mut session = bounded(try_timeout, async {
-        let mut session = Session::login(target).await?;
+        let mut session = Session::login(target, &connector).await?;
         session.query(&settings(session.server_version)).await?;
         Ok(session)
     })

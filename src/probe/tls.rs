@@ -201,6 +201,8 @@ pub async fn connect(host: &str, port: u16, tls: Option<&Tls>) -> Result<Stream,
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// A unix socket (PostgreSQL's socket directory): never TLS.
+    Unix(tokio::net::UnixStream),
 }
 
 impl Stream {
@@ -213,18 +215,23 @@ impl Stream {
     pub async fn upgrade(self, tls: &Tls) -> Result<Stream, ProbeError> {
         match self {
             Stream::Plain(tcp) => Ok(Stream::Tls(Box::new(tls.handshake(tcp).await?))),
-            tls @ Stream::Tls(_) => Ok(tls),
+            other => Ok(other),
         }
     }
 
-    /// The TCP socket underneath, for a lock that only needs to keep its
+    /// The socket underneath, for a lock that only needs to keep its
     /// session open: nothing is read or written on it again, so dropping
-    /// the TLS state (without close_notify) is fine.
-    pub fn into_tcp(self) -> TcpStream {
-        match self {
-            Stream::Plain(tcp) => tcp,
-            Stream::Tls(tls) => tls.into_inner().0,
-        }
+    /// the TLS state (without close_notify) is fine. Blocking, CLOEXEC.
+    pub fn into_socket(self) -> io::Result<std::os::fd::OwnedFd> {
+        let fd: std::os::fd::OwnedFd = match self {
+            Stream::Plain(tcp) => tcp.into_std()?.into(),
+            Stream::Tls(tls) => tls.into_inner().0.into_std()?.into(),
+            Stream::Unix(unix) => unix.into_std()?.into(),
+        };
+        // Back to blocking: the runtime that polled it is going away.
+        let std = std::net::TcpStream::from(fd);
+        std.set_nonblocking(false)?;
+        Ok(std.into())
     }
 }
 
@@ -237,6 +244,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -250,6 +258,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -257,6 +266,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -264,6 +274,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

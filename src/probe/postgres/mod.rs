@@ -3,7 +3,9 @@
 //!
 //! # On the wire
 //!
-//! No TLS: a plain StartupMessage (protocol 3.0) with `user`, `database` (when
+//! First TLS as `sslmode` says ([`connect`]: libpq's six modes, default
+//! `prefer`; a unix socket directory for `?host=/run/postgresql`), then a
+//! StartupMessage (protocol 3.0) with `user`, `database` (when
 //! the URL names one), `application_name=preflight` and
 //! `client_encoding=UTF8`. The postmaster checks its own state (starting up,
 //! in recovery, shutting down, full) before any authentication, so its first
@@ -49,9 +51,9 @@
 //!
 //! # Deliberately not checked
 //!
-//! - TLS (`sslmode` is ignored): a server that only accepts TLS answers
-//!   28000 "no pg_hba.conf entry ... no encryption": up without credentials,
-//!   [`ProbeError::Fatal`] with them.
+//! - With `sslmode=disable` against a server that only accepts TLS, the
+//!   answer is 28000 "no pg_hba.conf entry ... no encryption": up without
+//!   credentials, [`ProbeError::Fatal`] (naming the encryption) with them.
 //! - Whether the server is a primary: a hot standby that accepts read-only
 //!   logins is ready (check `pg_is_in_recovery()` in a hook if it matters).
 //! - Behind PgBouncer, only PgBouncer is probed unless credentials make it
@@ -62,10 +64,11 @@
 //! # Layout
 //!
 //! This file decides (the `pg_isready` verdict, and what a logged-in
-//! check needs); [`session`] walks a connection from the StartupMessage to
+//! check needs); [`connect`] opens the socket and negotiates TLS; [`session`] walks a connection from the StartupMessage to
 //! ReadyForQuery and runs queries (also for `--lock`, in `crate::lock`);
 //! [`scram`] holds the password arithmetic; [`wire`] the message codec.
 
+pub(crate) mod connect;
 pub(crate) mod scram;
 pub(crate) mod session;
 pub(crate) mod wire;
@@ -74,7 +77,8 @@ use tracing::debug;
 
 use crate::target::Target;
 
-use super::{ProbeError, net};
+use super::ProbeError;
+use connect::Connector;
 use session::{Session, StartupEnd};
 use wire::{MAX_MESSAGES, ServerError};
 
@@ -85,31 +89,34 @@ const DEFAULT_USER: &str = "postgres";
 #[derive(Debug, Clone)]
 pub struct Postgres {
     target: Target,
+    /// sslmode and its TLS client, built once.
+    connector: Connector,
 }
 
 impl Postgres {
     pub fn new(target: &Target) -> Self {
         Postgres {
             target: target.clone(),
+            connector: Connector::new(target),
         }
     }
 
     /// One try: see the module doc for what counts as ready.
     pub async fn check(&self) -> Result<(), ProbeError> {
         if self.target.has_credentials() {
-            let mut session = Session::login(&self.target).await?;
+            let mut session = Session::login(&self.target, &self.connector).await?;
             session.query("SELECT 1").await?;
             session.terminate().await;
             Ok(())
         } else {
-            ping(&self.target).await
+            ping(&self.target, &self.connector).await
         }
     }
 }
 
 /// `pg_isready`: the first answer to a StartupMessage, no authentication.
-async fn ping(target: &Target) -> Result<(), ProbeError> {
-    let mut stream = net::connect(&target.host, target.port).await?;
+async fn ping(target: &Target, connector: &Connector) -> Result<(), ProbeError> {
+    let mut stream = connector.connect(target).await?;
     let database = (!target.path.is_empty()).then_some(target.path.as_str());
     wire::send(&mut stream, &wire::startup_message(DEFAULT_USER, database)).await?;
     for _ in 0..MAX_MESSAGES {

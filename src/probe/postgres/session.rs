@@ -9,12 +9,13 @@
 //! that talks for ever ends the try, it cannot grow preflight's memory.
 //! Used by the probe and by `--lock` (`crate::lock::postgres`).
 
-use tokio::net::TcpStream;
-
+use crate::params::TlsMode;
 use crate::target::Target;
 
-use super::super::{ProbeError, net};
+use super::super::ProbeError;
+use super::super::tls::Stream;
 use super::DEFAULT_USER;
+use super::connect::Connector;
 use super::scram::{Scram, md5_password};
 use super::wire::{
     self, MAX_MESSAGES, ServerError, auth_code, cstrings, first_column, message, not_postgres,
@@ -23,14 +24,33 @@ use super::wire::{
 
 /// A logged-in session: authenticated, past ReadyForQuery.
 pub(crate) struct Session {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     /// `server_version_num`-style (150020), from the `server_version`
     /// ParameterStatus; 0 if unknown.
     pub(crate) server_version: u32,
 }
 
 impl Session {
-    pub(crate) async fn login(target: &Target) -> Result<Session, ProbeError> {
+    pub(crate) async fn login(
+        target: &Target,
+        connector: &Connector,
+    ) -> Result<Session, ProbeError> {
+        let stream = connector.connect(target).await?;
+        let plain = matches!(stream, Stream::Plain(_));
+        match Session::login_on(stream, target).await {
+            // sslmode=allow: a pg_hba that refuses plain connections
+            // (`hostnossl ... reject`, or only `hostssl` lines) answers
+            // 28000; libpq then tries again over TLS.
+            Err(ProbeError::Fatal(m))
+                if plain && connector.mode == TlsMode::Allow && m.ends_with("(28000)") =>
+            {
+                Session::login_on(connector.connect_tls(target).await?, target).await
+            }
+            other => other,
+        }
+    }
+
+    async fn login_on(mut stream: Stream, target: &Target) -> Result<Session, ProbeError> {
         let user = target.user.as_deref().unwrap_or(DEFAULT_USER);
         let database = if target.path.is_empty() {
             user
@@ -38,7 +58,6 @@ impl Session {
             &target.path
         };
         let password = target.password.as_ref().map(|p| p.expose());
-        let mut stream = net::connect(&target.host, target.port).await?;
         send(&mut stream, &startup_message(user, Some(database))).await?;
         authenticate(&mut stream, user, password).await?;
         let server_version = match finish_startup(&mut stream).await {
@@ -102,7 +121,7 @@ impl Session {
 
 /// Answer the server's authentication requests until AuthenticationOk.
 async fn authenticate(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     user: &str,
     password: Option<&str>,
 ) -> Result<(), ProbeError> {
@@ -218,7 +237,7 @@ impl From<ProbeError> for StartupEnd {
 
 /// After AuthenticationOk: parameter statuses, the backend key, then
 /// ReadyForQuery. Returns the server version (0 if not announced).
-pub(super) async fn finish_startup(stream: &mut TcpStream) -> Result<u32, StartupEnd> {
+pub(super) async fn finish_startup(stream: &mut Stream) -> Result<u32, StartupEnd> {
     let mut version = 0;
     for _ in 0..MAX_MESSAGES {
         let (kind, body) = read_message(stream).await?;

@@ -5,10 +5,10 @@
 //! means is [`super::session`]'s and the probe's business.
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use super::super::ProbeError;
 use super::super::net::{self, MAX_FRAME};
+use super::super::tls::Stream;
 
 /// Protocol 3.0.
 const PROTOCOL_VERSION: u32 = 3 << 16;
@@ -92,7 +92,7 @@ pub(super) fn message(kind: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// Write a whole message at once: never leave the server a partial packet.
-pub(super) async fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), ProbeError> {
+pub(super) async fn send(stream: &mut Stream, bytes: &[u8]) -> Result<(), ProbeError> {
     stream
         .write_all(bytes)
         .await
@@ -100,14 +100,14 @@ pub(super) async fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Pro
 }
 
 /// Terminate, then close. Errors do not matter any more.
-pub(super) async fn terminate(stream: &mut TcpStream) {
+pub(super) async fn terminate(stream: &mut Stream) {
     let _ = stream.write_all(&message(b'X', &[])).await;
     let _ = stream.shutdown().await;
 }
 
 /// One backend message: type byte and body, the body capped at
 /// [`MAX_FRAME`].
-pub(super) async fn read_message(stream: &mut TcpStream) -> Result<(u8, Vec<u8>), ProbeError> {
+pub(super) async fn read_message(stream: &mut Stream) -> Result<(u8, Vec<u8>), ProbeError> {
     let head = net::read_exact(stream, 5, "the server's answer").await?;
     let kind = head[0];
     if !kind.is_ascii_alphabetic() {
