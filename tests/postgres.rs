@@ -889,10 +889,18 @@ where
 
 /// Read one StartupMessage (length-prefixed) from the probe.
 async fn read_startup(s: &mut tokio::net::TcpStream) -> Vec<u8> {
-    let len = s.read_u32().await.unwrap() as usize;
-    let mut body = vec![0; len - 4];
-    s.read_exact(&mut body).await.unwrap();
-    body
+    loop {
+        let len = s.read_u32().await.unwrap() as usize;
+        let mut body = vec![0; len - 4];
+        s.read_exact(&mut body).await.unwrap();
+        // sslmode=prefer (the default) asks for TLS first: a server
+        // without TLS answers 'N' and reads the StartupMessage next.
+        if body == [0x04, 0xd2, 0x16, 0x2f] {
+            s.write_all(b"N").await.unwrap();
+            continue;
+        }
+        return body;
+    }
 }
 
 /// Read one typed message from the probe.
