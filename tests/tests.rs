@@ -91,6 +91,8 @@ mod init_exit;
 
 /// Log lines: stderr only, text or JSON, never a secret.
 mod logging;
+/// No password in any output for generated URLs (a property test).
+mod secrets_property;
 
 /// A hook under the init core: leftovers live on, timeout, TERM reported.
 mod init_hooks;

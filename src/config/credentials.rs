@@ -13,6 +13,8 @@ use std::path::PathBuf;
 
 use super::Env;
 use crate::expect::HeaderValue;
+use crate::params::{TlsParams, postgres_mode};
+use crate::probe::tls::Roots;
 use crate::protocol::Protocol;
 use crate::secrets::Secret;
 use crate::target::Target;
@@ -32,6 +34,9 @@ pub struct FromEnv {
     pub ca_file: Option<PathBuf>,
     /// The value of each variable a `#header=Name:$VAR` names.
     pub header_vars: BTreeMap<String, Secret>,
+    /// `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`: for postgres
+    /// URLs that do not say, as libpq reads them.
+    pub pg_tls: TlsParams,
 }
 
 impl FromEnv {
@@ -39,6 +44,13 @@ impl FromEnv {
     /// holds a line break, is a bad value (named, never shown).
     pub fn for_targets(env: &Env, targets: &[Target]) -> Result<FromEnv, BadValue> {
         let mut from_env = FromEnv::read(env);
+        if let Some(v) = env.non_empty("PGSSLMODE")
+            && postgres_mode(v).is_none()
+        {
+            return Err(BadValue::new(format!(
+                "PGSSLMODE: '{v}' is not one of disable, allow, prefer, require, verify-ca, verify-full"
+            )));
+        }
         for t in targets {
             for h in &t.expect.headers {
                 let HeaderValue::Env { var, .. } = &h.value else {
@@ -73,6 +85,15 @@ impl FromEnv {
                 .non_empty(crate::probe::tls::CA_FILE_VAR)
                 .map(PathBuf::from),
             header_vars: BTreeMap::new(),
+            pg_tls: TlsParams {
+                mode: env.non_empty("PGSSLMODE").and_then(postgres_mode),
+                roots: env.non_empty("PGSSLROOTCERT").map(|v| match v {
+                    "system" => Roots::System,
+                    path => Roots::File(PathBuf::from(path)),
+                }),
+                cert: env.non_empty("PGSSLCERT").map(PathBuf::from),
+                key: env.non_empty("PGSSLKEY").map(PathBuf::from),
+            },
         }
     }
 
@@ -82,6 +103,15 @@ impl FromEnv {
     pub fn complete(&self, target: &Target) -> Target {
         let mut t = target.clone();
         t.ca_file = self.ca_file.clone();
+        if t.protocol == Protocol::Postgres {
+            let (url, env) = (&mut t.params.tls, &self.pg_tls);
+            url.mode = url.mode.or(env.mode);
+            url.roots = url.roots.take().or_else(|| env.roots.clone());
+            if url.cert.is_none() && url.key.is_none() {
+                url.cert = env.cert.clone();
+                url.key = env.key.clone();
+            }
+        }
         let password = match t.protocol {
             Protocol::Postgres if t.user.is_some() => &self.pgpassword,
             Protocol::Mysql if t.user.is_some() => &self.mysql_pwd,
@@ -143,5 +173,25 @@ mod tests {
             let t = FromEnv::read(&set).complete(&written);
             assert_eq!(t.password.as_ref().map(Secret::expose), Some("pw"), "{var}");
         }
+    }
+
+    #[test]
+    fn pgsslmode_and_friends_fill_in_what_the_url_does_not_say() {
+        let env: Env = [("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", "/ca.pem")]
+            .into_iter()
+            .collect();
+        let from_env = FromEnv::for_targets(&env, &[]).unwrap();
+        let t = from_env.complete(&crate::target::parse("postgres://db/app").unwrap());
+        assert_eq!(t.params.tls.mode, Some(crate::params::TlsMode::VerifyFull));
+        assert_eq!(t.params.tls.roots, Some(Roots::File("/ca.pem".into())));
+        // The URL wins; other protocols are untouched.
+        let t =
+            from_env.complete(&crate::target::parse("postgres://db/app?sslmode=disable").unwrap());
+        assert_eq!(t.params.tls.mode, Some(crate::params::TlsMode::Disable));
+        let t = from_env.complete(&crate::target::parse("mysql://db/app").unwrap());
+        assert_eq!(t.params.tls.mode, None);
+        let bad: Env = [("PGSSLMODE", "on")].into_iter().collect();
+        let e = FromEnv::for_targets(&bad, &[]).unwrap_err().to_string();
+        assert!(e.starts_with("PGSSLMODE: 'on'"), "{e}");
     }
 }

@@ -338,7 +338,8 @@ fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), BadValu
     };
     let mut targets = Vec::with_capacity(raw_targets.len());
     for (raw, source) in &raw_targets {
-        let t = target::parse(raw).map_err(|e| BadValue::blame(source, e))?;
+        let url = from_variable(raw, source, env)?;
+        let t = target::parse(url).map_err(|e| BadValue::blame(source, e))?;
         targets.push(t);
     }
     if mode != Mode::Run && targets.is_empty() {
@@ -445,6 +446,27 @@ fn hooks(cli: &Cli, env: &Env) -> Result<HooksSection, BadValue> {
     Ok((hooks, hooks_dir, hook_timeout))
 }
 
+/// `env:NAME`: the URL in preflight's own variable NAME (the app's
+/// `DATABASE_URL`, so a manifest does not repeat the secret); anything else
+/// as written. Unset or empty: an error naming NAME.
+fn from_variable<'a>(raw: &'a str, source: &str, env: &'a Env) -> Result<&'a str, BadValue> {
+    let Some(name) = raw.strip_prefix("env:") else {
+        return Ok(raw);
+    };
+    if !crate::values::is_variable_name(name) {
+        return Err(BadValue::blame(
+            source,
+            format!("'{raw}': expected env:NAME, NAME a variable name like DATABASE_URL"),
+        ));
+    }
+    env.non_empty(name).map(str::trim).ok_or_else(|| {
+        BadValue::blame(
+            source,
+            format!("{raw}: the variable {name} is unset or empty, expected a URL in it"),
+        )
+    })
+}
+
 /// `--lock` (a postgres:// or mysql:// URL) and `--lock-name`.
 fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), BadValue> {
     let lock = match (Source {
@@ -455,6 +477,7 @@ fn lock(cli: &Cli, env: &Env) -> Result<(Option<Target>, String), BadValue> {
     {
         None => None,
         Some((v, name)) => {
+            let v = from_variable(v, &name, env)?;
             let t = target::parse(v).map_err(|e| BadValue::blame(&name, e))?;
             if !crate::lock::supports(t.protocol) || !v.contains("://") {
                 return Err(BadValue::new(format!(
@@ -803,6 +826,51 @@ mod tests {
             );
             assert_eq!(c.targets[0].host, "127.0.0.1");
         }
+    }
+
+    #[test]
+    fn env_targets_read_the_url_from_the_named_variable() {
+        let url = "postgres://app:pa,ss w@db/app";
+        let c = config(
+            &[
+                "--wait",
+                "env:DATABASE_URL",
+                "redis:6379",
+                "--lock",
+                "env:DATABASE_URL",
+                "--",
+                "true",
+            ],
+            &[("DATABASE_URL", url)],
+        )
+        .unwrap();
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.targets[0].password.as_ref().unwrap().expose(), "pa,ss w");
+        assert_eq!(c.lock.as_ref().unwrap().host, "db");
+        let c = config(
+            &["--", "true"],
+            &[
+                ("PREFLIGHT_WAIT", "env:REDIS_URL"),
+                ("REDIS_URL", "redis://cache"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.targets[0].host, "cache");
+        for env in [&[][..], &[("DATABASE_URL", "")][..]] {
+            let e = config(&["wait", "env:DATABASE_URL"], env)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("DATABASE_URL is unset or empty"), "{e}");
+            let e = config(&["--lock", "env:DATABASE_URL", "--", "true"], env)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("--lock: ") && e.contains("DATABASE_URL"),
+                "{e}"
+            );
+        }
+        let e = config(&["wait", "env:1X"], &[]).unwrap_err().to_string();
+        assert!(e.contains("env:NAME"), "{e}");
     }
 
     #[test]
