@@ -44,6 +44,11 @@ pub fn run(cli: crate::cli::Cli) -> u8 {
             return exit_code::USAGE;
         }
     };
+    // Every secret it learned is masked in every line from here on, and
+    // scrubbed from the arguments `/proc/PID/cmdline` shows.
+    crate::secrets::register(config.secrets.iter().map(|s| s.expose()));
+    let known = crate::secrets::known();
+    init::scrub_args(&known.iter().map(|s| s.as_bytes()).collect::<Vec<_>>());
     crate::logging::init(&config.log_filter, config.log_format);
 
     match config.mode {

@@ -15,7 +15,9 @@
 //!   wrote; [`params`]: its query parameters (TLS modes and files);
 //!   [`expect`]: the fragment's options that change what "ready"
 //!   means ([`pattern`]: the small regex of `#match=`).
-//! - [`secrets`]: [`secrets::Secret`], a value that never formats as itself.
+//! - [`secrets`]: [`secrets::Secret`], a value that never formats as itself,
+//!   and the registry of every secret preflight learned: masked in every
+//!   line it writes ([`logging`]), scrubbed from its argv.
 //! - [`probe`]: what "ready" means, one module per protocol (+ `net`, `tls`).
 //! - [`wait`]: when to try: all targets at once, backoff, deadlines.
 //! - [`lock`]: `--lock`, one replica at a time through the hooks.

@@ -61,7 +61,7 @@ impl Lazy {
     fn inner(&self) -> &Dispatch {
         self.inner.get_or_init(|| {
             let builder = tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
+                .with_writer(|| Line(Vec::with_capacity(128)))
                 // A line that cannot be written is lost, and that is all:
                 // the default reports it with `eprintln!`, which panics on
                 // the same broken stderr and would end PID 1.
@@ -129,6 +129,40 @@ impl Subscriber for Lazy {
 
     // `current_span` keeps its default (none known): nothing in preflight
     // asks for `Span::current()`.
+}
+
+/// One event's line, written to stderr when dropped: every registered
+/// secret masked ([`crate::secrets::mask`]) and every control character but
+/// the final newline escaped, whatever the message holds (a server's error
+/// text, a value from the environment), so one event is one line and holds
+/// no secret. The fmt layer writes each event through a writer of its own.
+struct Line(Vec<u8>);
+
+impl std::io::Write for Line {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        use std::io::Write as _;
+        if self.0.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.0);
+        let body = text.strip_suffix('\n').unwrap_or(&text);
+        let mut line = crate::values::one_line(&crate::secrets::mask(body));
+        line.push('\n');
+        // A line that cannot be written is lost, and that is all (see
+        // `log_internal_errors` above).
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
 }
 
 /// `preflight: message key=value` (info), `preflight: warning: ...`.

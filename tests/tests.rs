@@ -91,6 +91,8 @@ mod init_exit;
 
 /// Log lines: stderr only, text or JSON, never a secret.
 mod logging;
+/// Secrets: masked in every line preflight writes, scrubbed from its argv.
+mod secrets;
 /// No password in any output for generated URLs (a property test).
 mod secrets_property;
 

@@ -31,6 +31,7 @@ pub use secret_files::{CREDENTIAL_VARS, Expansion, SecretsFromFiles};
 
 use crate::cli::{Cli, ModeArgs, WaitArgs};
 use crate::init::InitOptions;
+use crate::secrets::Secret;
 use crate::target::{self, Target};
 use crate::values::{
     BadValue, pairs, parse_bool, parse_duration, split_hooks, split_list, split_words,
@@ -109,6 +110,9 @@ pub struct Config {
     /// A `tracing_subscriber::filter::Targets` directive, e.g. `info`.
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// Every secret preflight learned (see `secrets`): registered by `app`
+    /// to be masked in every line and scrubbed from argv.
+    pub secrets: Vec<Secret>,
     /// `--template`s and `--templates-dir`s, rendered after waiting.
     pub templates: TemplatesPlan,
     /// `wait --json` / `check --json`: one JSON object on stdout.
@@ -216,6 +220,7 @@ impl Config {
         let init = init_options(&cli, env)?;
         let (log_filter, log_format) = logging(&cli.wait, env)?;
         let from_env = FromEnv::for_targets(env, &targets)?;
+        let secrets = learned_secrets(&cli, env, &targets, lock.as_ref(), &from_env, &expansion);
 
         Ok(Config {
             mode,
@@ -238,8 +243,71 @@ impl Config {
             log_format,
             templates,
             json,
+            secrets,
         })
     }
+}
+
+/// Every secret the configuration holds, for `secrets::register`: the
+/// passwords of the targets and the lock (decoded, and as written in every
+/// URL of the command line, the variables, hooks and command), what the
+/// environment adds (`PGPASSWORD`..., header variables), and every
+/// `NAME_FILE` read.
+fn learned_secrets(
+    cli: &Cli,
+    env: &Env,
+    targets: &[Target],
+    lock: Option<&Target>,
+    from_env: &FromEnv,
+    expansion: &Expansion,
+) -> Vec<Secret> {
+    let mut out: Vec<Secret> = Vec::new();
+    let passwords = targets
+        .iter()
+        .chain(lock)
+        .filter_map(|t| t.password.clone());
+    out.extend(passwords);
+    let env_secrets = [
+        &from_env.pgpassword,
+        &from_env.mysql_pwd,
+        &from_env.redis_auth,
+    ];
+    out.extend(env_secrets.into_iter().flatten().cloned());
+    out.extend(from_env.header_vars.values().cloned());
+    out.extend(expansion.set.iter().map(|(_, v)| v.clone()));
+    // URLs as written: a password percent-encoded in the URL is masked in
+    // that spelling too.
+    let mut texts: Vec<String> = Vec::new();
+    if let Some(ModeArgs::Wait { targets, .. } | ModeArgs::Check { targets, .. }) = &cli.mode {
+        texts.extend(targets.iter().cloned());
+    }
+    texts.extend(cli.wait.targets.iter().cloned());
+    texts.extend(cli.lock.iter().cloned());
+    texts.extend(cli.hooks.iter().cloned());
+    texts.extend(cli.command.iter().map(|w| w.to_string_lossy().into_owned()));
+    for var in [
+        "PREFLIGHT_WAIT",
+        "WAIT_HOSTS",
+        "PREFLIGHT_LOCK",
+        "PREFLIGHT_HOOKS",
+        "PREFLIGHT_COMMAND",
+    ] {
+        texts.extend(env.get(var).map(str::to_string));
+    }
+    for text in &texts {
+        for piece in target::split_targets(text) {
+            // env:NAME: the URL is in NAME.
+            let piece = match piece.strip_prefix("env:").and_then(|n| env.get(n)) {
+                Some(url) => url.trim().to_string(),
+                None => piece,
+            };
+            if piece.contains("://") {
+                let parts = crate::secrets::hidden_parts(&piece, &target::redact(&piece));
+                out.extend(parts.into_iter().map(Secret::new));
+            }
+        }
+    }
+    out
 }
 
 /// `--template SRC:DEST` (else `PREFLIGHT_TEMPLATES`) and `--templates-dir

@@ -209,7 +209,7 @@ pub fn start() {
     signals::block_all();
 }
 
-pub use sys::args;
+pub use sys::{args, scrub_args};
 
 /// Start `cmd` and supervise it until it (and, for [`Role::Main`], everything
 /// it left) is gone. Called from the main thread, with signals blocked, no

@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::SigSet;
@@ -23,12 +24,18 @@ use crate::exit_code::Status;
 /// preflight's binary defines `main` itself (see `main.rs`), and std only
 /// learns the arguments on its own with glibc: on musl `args_os()` is empty.
 ///
+/// The array is remembered for [`scrub_args`].
+///
 /// # Safety
 ///
-/// `argv` must hold `argc` pointers to NUL-terminated strings (null ones are
-/// skipped), valid for the call: what C's start-up gives `main`.
+/// `argv` must hold `argc` pointers to NUL-terminated, writable strings
+/// (null ones are skipped), valid for the rest of the process's life: what
+/// C's start-up gives `main` (C11 5.1.2.2.1: "the strings pointed to by the
+/// argv array shall be modifiable by the program").
 pub unsafe fn args(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsString> {
     let count = usize::try_from(argc).unwrap_or(0);
+    ARGV.store(argv.cast_mut().cast(), Ordering::Relaxed);
+    ARGC.store(count, Ordering::Relaxed);
     let mut args = Vec::with_capacity(count);
     for i in 0..count {
         // SAFETY: `i < argc`, within the array, as the caller promises.
@@ -67,6 +74,44 @@ pub fn every_signal() -> SigSet {
     }
     // SAFETY: built by sigfillset, then only bits of real signals set.
     unsafe { SigSet::from_sigset_t_unchecked(raw) }
+}
+
+/// `main`'s `argv` and `argc`, as [`args`] saw them (null: never called).
+static ARGV: AtomicPtr<*mut libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+static ARGC: AtomicUsize = AtomicUsize::new(0);
+
+/// Overwrite every occurrence of each of `secrets` in preflight's own
+/// arguments with `*`, in place: `/proc/PID/cmdline` (which `ps` shows to
+/// every user, the `--user` child included) reads that memory. Same length,
+/// so the arguments stay where they were. Does nothing if [`args`] was never
+/// called (tests).
+pub fn scrub_args(secrets: &[&[u8]]) {
+    let argv = ARGV.load(Ordering::Relaxed);
+    if argv.is_null() {
+        return;
+    }
+    for i in 0..ARGC.load(Ordering::Relaxed) {
+        // SAFETY: `i < argc`, within the array [`args`] was given, which
+        // lives as long as the process (its contract).
+        let arg = unsafe { *argv.add(i) };
+        if arg.is_null() {
+            continue;
+        }
+        // SAFETY: a NUL-terminated string (the contract of [`args`]).
+        let len = unsafe { libc::strlen(arg) };
+        // SAFETY: `len` bytes before the NUL are the argument's own, and
+        // writable (C11 5.1.2.2.1); nothing else refers to them: [`args`]
+        // copied them, and only this thread runs now.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(arg.cast::<u8>(), len) };
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            let mut at = 0;
+            while let Some(i) = bytes[at..].windows(secret.len()).position(|w| w == *secret) {
+                let start = at + i;
+                bytes[start..start + secret.len()].fill(b'*');
+                at = start + secret.len();
+            }
+        }
+    }
 }
 
 /// The highest signal number (`SIGRTMAX`, 64 on Linux).
