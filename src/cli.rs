@@ -93,9 +93,14 @@ pub struct Cli {
     #[arg(long, value_name = "on|off|NAME,...", num_args = 0..=1, default_missing_value = "on")]
     pub secrets_from_files: Option<String>,
 
-    /// Send signals to the child only, not to its whole process group
-    /// [env: PREFLIGHT_SINGLE_CHILD]
-    #[arg(long)]
+    /// Forward signals to the child's whole process group, not the child
+    /// alone, for wrappers that trap TERM and wait [env: PREFLIGHT_SIGNAL_GROUP]
+    #[arg(long, conflicts_with = "single_child")]
+    pub signal_group: bool,
+
+    /// Forward signals to the child alone: the default, accepted so that
+    /// existing command lines keep working [env: PREFLIGHT_SINGLE_CHILD]
+    #[arg(long, hide_short_help = true)]
     pub single_child: bool,
 
     /// Rewrite a signal before forwarding it, e.g. TERM:QUIT (to 0 drops it);
@@ -290,6 +295,7 @@ impl Cli {
             lock_name: None,
             user: None,
             secrets_from_files: None,
+            signal_group: false,
             single_child: false,
             rewrite: Vec::new(),
             remap_exit: Vec::new(),

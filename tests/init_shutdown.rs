@@ -91,14 +91,27 @@ fn a_leftover_that_ignores_term_is_killed_after_the_grace_period() {
         );
         let worker = run.ready();
         let preflight_sees_it = how == As::Plain;
+        let (status, _) = run.finish();
         assert_eq!(
-            run.code(),
-            0,
+            status.code(),
+            Some(0),
             "{how:?}: the command's status, not the worker's"
         );
         if preflight_sees_it {
             assert!(!alive(worker), "worker {worker} survived");
         }
+        // One line says what got KILL, and after how long.
+        let kills: Vec<&String> = run
+            .stderr
+            .iter()
+            .filter(|l| l.contains("KILL to"))
+            .collect();
+        assert_eq!(kills.len(), 1, "{how:?}: {:#?}", run.stderr);
+        assert!(
+            kills[0].contains(&format!("{worker} (preflight-testk")),
+            "{how:?}: {kills:?}"
+        );
+        assert!(kills[0].contains("s after TERM"), "{how:?}: {kills:?}");
     }
 }
 
@@ -118,8 +131,9 @@ fn kill_after_kills_a_command_that_outlives_a_forwarded_term() {
     let kit = testkit();
     for how in both() {
         let mut run = Run::start(how, &["--kill-after", "200ms", "--", &kit, "ignore-term"]);
-        run.ready();
+        let child = run.ready();
         run.signal(libc::SIGTERM);
+        run.expect(&format!("sending KILL to {child} (preflight-testk"));
         assert_eq!(run.code(), 128 + libc::SIGKILL, "{how:?}");
     }
 }

@@ -1,5 +1,5 @@
 //! Forwarding: every signal a program can receive reaches the child exactly
-//! as sent, to its whole process group unless `--single-child`, rewritten by
+//! as sent, to the child alone unless `--signal-group`, rewritten by
 //! `--rewrite`; one sent while the child is being started is not lost.
 
 use std::process::Stdio;
@@ -75,10 +75,13 @@ fn pid1_passes_term_on_and_exits_with_the_childs_death() {
 }
 
 #[test]
-fn signals_go_to_the_childs_whole_process_group_by_default() {
+fn signal_group_sends_to_the_childs_whole_process_group() {
     let kit = testkit();
     for how in both() {
-        let run = Run::start(how, &["--", &kit, "signals", "--children", "1"]);
+        let run = Run::start(
+            how,
+            &["--signal-group", "--", &kit, "signals", "--children", "1"],
+        );
         let mut pids = [run.ready(), run.ready()];
         pids.sort();
         run.signal(libc::SIGUSR1);
@@ -93,24 +96,35 @@ fn signals_go_to_the_childs_whole_process_group_by_default() {
 }
 
 #[test]
-fn single_child_sends_to_the_child_alone() {
+fn signals_go_to_the_child_alone_by_default() {
     let kit = testkit();
-    let run = Run::start(
-        As::Plain,
-        &["--single-child", "--", &kit, "signals", "--children", "1"],
-    );
-    let (a, b) = (run.ready(), run.ready());
-    run.signal(libc::SIGUSR1);
-    let got = run.line();
-    // The first `ready` may come from either; the forked one is not the child.
-    let child = if a < b { a } else { b };
-    assert_eq!(got, format!("{child} {}", libc::SIGUSR1));
-    run.kill_tree();
-    assert_eq!(
-        run.rest(),
-        Vec::<String>::new(),
-        "the grandchild got nothing"
-    );
+    // `--single-child`, the old way to ask for it, is still accepted.
+    for (how, flags) in both()
+        .into_iter()
+        .map(|how| (how, &[][..]))
+        .chain([(As::Plain, &["--single-child"][..])])
+    {
+        let mut args = flags.to_vec();
+        args.extend(["--", &kit, "signals", "--children", "1"]);
+        let run = Run::start(how, &args);
+        let (a, b) = (run.ready(), run.ready());
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGUSR1, libc::SIGWINCH] {
+            // The first `ready` may come from either; the forked one (the
+            // higher pid) is not the child.
+            run.signal(sig);
+            assert_eq!(
+                run.line(),
+                format!("{} {sig}", a.min(b)),
+                "{how:?} {flags:?}"
+            );
+        }
+        run.kill_tree();
+        assert_eq!(
+            run.rest(),
+            Vec::<String>::new(),
+            "{how:?} {flags:?}: the grandchild got nothing"
+        );
+    }
 }
 
 #[test]

@@ -74,7 +74,10 @@ pub struct WaitPolicy {
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_TRY_TIMEOUT: Duration = Duration::from_secs(2);
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// 3 s: `docker stop` KILLs everything 10 s after its TERM, and the
+/// command's own graceful stop (a celery task finishing, gunicorn draining
+/// its requests) comes before the leftovers' grace: 7 s are left for it.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(3);
 /// The `--lock` name when none is given.
 pub const DEFAULT_LOCK_NAME: &str = "preflight";
 /// MySQL's `GET_LOCK` takes names of up to 64 characters.
@@ -592,7 +595,7 @@ fn init_options(cli: &Cli, env: &Env) -> Result<InitOptions, BadValue> {
             .map_err(|_| format!("'{s}' is not an exit code from 0 to 255"))
     };
     Ok(InitOptions {
-        single_child: flag(cli.single_child, "PREFLIGHT_SINGLE_CHILD", env)?,
+        signal_group: signal_group(cli.signal_group, cli.single_child, env)?,
         rewrites: list_of_pairs(
             &cli.rewrite,
             "--rewrite",
@@ -717,6 +720,23 @@ fn flag(cli: bool, var: &str, env: &Env) -> Result<bool, BadValue> {
             ))
         }),
     }
+}
+
+/// `--signal-group` against `--single-child` (the default now, still
+/// accepted): the command line wins over the environment; both in one place
+/// is an error.
+fn signal_group(group: bool, single: bool, env: &Env) -> Result<bool, BadValue> {
+    if group || single {
+        return Ok(group);
+    }
+    let group = flag(false, "PREFLIGHT_SIGNAL_GROUP", env)?;
+    let single = flag(false, "PREFLIGHT_SINGLE_CHILD", env)?;
+    if group && single {
+        return Err(BadValue::new(
+            "PREFLIGHT_SIGNAL_GROUP and PREFLIGHT_SINGLE_CHILD: expected one or the other, not both",
+        ));
+    }
+    Ok(group)
 }
 
 /// `FROM:TO` pairs from a repeatable flag or a list variable.
@@ -846,6 +866,38 @@ mod tests {
     }
 
     #[test]
+    fn signals_go_to_the_child_alone_unless_signal_group() {
+        let group = |args: &[&str], vars: &[(&str, &str)]| {
+            let mut argv = args.to_vec();
+            argv.extend(["--", "true"]);
+            config(&argv, vars).map(|c| c.init.signal_group)
+        };
+        assert_eq!(group(&[], &[]), Ok(false));
+        assert_eq!(group(&["--single-child"], &[]), Ok(false));
+        assert_eq!(group(&["--signal-group"], &[]), Ok(true));
+        assert_eq!(group(&[], &[("PREFLIGHT_SIGNAL_GROUP", "1")]), Ok(true));
+        assert_eq!(
+            group(&["--single-child"], &[("PREFLIGHT_SIGNAL_GROUP", "1")]),
+            Ok(false),
+            "the command line wins"
+        );
+        let e = group(
+            &[],
+            &[
+                ("PREFLIGHT_SIGNAL_GROUP", "1"),
+                ("PREFLIGHT_SINGLE_CHILD", "1"),
+            ],
+        )
+        .unwrap_err()
+        .message()
+        .to_string();
+        assert!(
+            e.contains("PREFLIGHT_SIGNAL_GROUP and PREFLIGHT_SINGLE_CHILD"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn booleans_and_lists_from_the_environment_are_strict() {
         let e = config(&["--", "true"], &[("PREFLIGHT_SINGLE_CHILD", "maybe")])
             .unwrap_err()
@@ -859,7 +911,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert!(c.init.single_child);
+        assert!(!c.init.signal_group, "--single-child is the default");
         assert_eq!(c.init.remap_exit, vec![(143, 0)]);
         let e = config(&["--remap-exit", "143", "--", "true"], &[])
             .unwrap_err()

@@ -15,11 +15,15 @@
 //! - SIGCHLD: reap every ended child ([`reap::drain`]), the command's and
 //!   any orphan re-parented to us (as PID 1, or as a child subreaper).
 //! - Anything else that [`signals::forwarded`] allows: rewrite it
-//!   (`--rewrite`), then send it to the child's process group
-//!   (`--single-child`: the child alone).
+//!   (`--rewrite`), then send it to the child alone (`--signal-group`: its
+//!   process group). A program that manages workers (celery, gunicorn)
+//!   stops them gracefully itself when its master gets TERM; workers that
+//!   get TERM from us directly die mid-task. A `sh -c 'a; b'` wrapper that
+//!   dies of TERM leaves `a`, which the shutdown below stops.
 //! - When the command ([`Role::Main`]) exits, every process still left gets
 //!   TERM: the whole PID namespace (`kill(-1)`) when we are PID 1, else the
-//!   command's group and each child re-parented to us. After `--grace`, KILL.
+//!   command's group and each child re-parented to us. After `--grace`, KILL,
+//!   with one line naming what was still running.
 //!   Preflight returns as soon as it has no child left, at once if there was
 //!   none. A hook ([`Role::Hook`]) is only waited for: see [`Role`].
 //!
@@ -34,6 +38,7 @@
 //! ENOTTY/ENXIO from `tcsetpgrp`: no usable terminal).
 
 pub mod options;
+mod procs;
 mod reap;
 pub mod signals;
 mod spawn;

@@ -7,7 +7,9 @@ use std::time::Duration;
 /// How the command (and each hook) is run and supervised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InitOptions {
-    pub single_child: bool,
+    /// Forward signals to the child's process group (`--signal-group`), not
+    /// to the child alone (the default).
+    pub signal_group: bool,
     /// (from, to) signal numbers; to == 0 drops the signal.
     pub rewrites: Vec<(i32, i32)>,
     pub remap_exit: Vec<(u8, u8)>,

@@ -1,7 +1,6 @@
 //! The supervision loop: one thread, asleep in `sigwaitinfo` until a signal
 //! comes. No `?` in here: see the rule in the module doc of `init`.
 
-use std::io;
 use std::time::Instant;
 
 use tracing::{debug, info, warn};
@@ -9,7 +8,7 @@ use tracing::{debug, info, warn};
 use super::options::InitOptions;
 use super::signals::{self, Name};
 use super::sys::{self, SigInfo};
-use super::{Ended, Role, Stop, reap};
+use super::{Ended, Role, Stop, procs, reap};
 use crate::exit_code::Status;
 
 /// How long the command runs before preflight gives back start-up memory.
@@ -43,6 +42,8 @@ pub struct Supervisor<'a> {
     timeout_at: Option<Instant>,
     /// KILL: the child (running), or what is left (shutdown).
     kill_at: Option<Instant>,
+    /// When the TERM that a coming KILL follows was sent, for its log line.
+    term_at: Option<Instant>,
     /// When to give back start-up memory ([`sys::shrink`]): once, if the
     /// command still runs by then. A command that ends at once (`-- true`)
     /// does not pay for it; one that runs costs one wake-up, then none.
@@ -73,6 +74,7 @@ impl<'a> Supervisor<'a> {
             stopped: false,
             timeout_at,
             kill_at: None,
+            term_at: None,
             shrink_at: main.then(|| Instant::now() + SHRINK_AFTER),
             stage: None,
             signaled: Vec::new(),
@@ -132,6 +134,7 @@ impl<'a> Supervisor<'a> {
             humantime::format_duration(self.opts.grace)
         );
         send(-self.child, libc::SIGTERM);
+        self.term_at = Some(now);
         let at = now + self.opts.grace;
         self.kill_at = Some(self.kill_at.map_or(at, |k| k.min(at)));
     }
@@ -157,7 +160,9 @@ impl<'a> Supervisor<'a> {
                         humantime::format_duration(self.opts.grace)
                     );
                     self.stage = Some(Stage::Term);
-                    self.kill_at = Some(Instant::now() + self.opts.grace);
+                    let now = Instant::now();
+                    self.term_at = Some(now);
+                    self.kill_at = Some(now + self.opts.grace);
                     self.signal_leftovers(libc::SIGTERM, true);
                 }
             }
@@ -185,6 +190,7 @@ impl<'a> Supervisor<'a> {
                 humantime::format_duration(self.opts.grace)
             );
             send(-self.child, libc::SIGTERM);
+            self.term_at = Some(now);
             let at = now + self.opts.grace;
             self.kill_at = Some(self.kill_at.map_or(at, |k| k.min(at)));
         }
@@ -194,17 +200,16 @@ impl<'a> Supervisor<'a> {
         self.kill_at = None;
         match self.stage {
             None => {
-                debug!("still running: KILL");
                 // A timed-out hook loses its whole group, as it got TERM.
                 let who = if self.timed_out || self.stopped {
                     -self.child
                 } else {
                     self.target()
                 };
+                self.log_kill(&[who], now);
                 send(who, libc::SIGKILL);
             }
             Some(Stage::Term) => {
-                warn!("processes left after the grace period: KILL");
                 self.stage = Some(Stage::Kill);
                 self.kill_at = Some(now + self.opts.grace);
                 self.signal_leftovers(libc::SIGKILL, true);
@@ -248,18 +253,36 @@ impl<'a> Supervisor<'a> {
             self.terminating_signal.get_or_insert(sig);
         }
         if let (libc::SIGTERM, Some(after)) = (sig, self.opts.kill_after) {
-            let at = Instant::now() + after;
+            let now = Instant::now();
+            self.term_at.get_or_insert(now);
+            let at = now + after;
             self.kill_at = Some(self.kill_at.map_or(at, |k| k.min(at)));
         }
     }
 
-    /// Where forwarded signals go while the child runs.
+    /// Where forwarded signals go while the child runs: the child alone
+    /// (programs that manage workers stop them gracefully themselves), or
+    /// its group with `--signal-group`.
     fn target(&self) -> i32 {
-        if self.opts.single_child {
-            self.child
-        } else {
+        if self.opts.signal_group {
             -self.child
+        } else {
+            self.child
         }
+    }
+
+    /// The one line for every KILL preflight sends: to which processes
+    /// (`who`: pids, negative for a group, -1 for all), how long after TERM.
+    fn log_kill(&self, who: &[i32], now: Instant) {
+        let names = procs::describe(who, self.me);
+        if names.is_empty() {
+            return;
+        }
+        let after = self
+            .term_at
+            .map(|t| format!("{:.1}s", now.duration_since(t).as_secs_f64()))
+            .unwrap_or_else(|| "?".into());
+        warn!("sending KILL to {names}: still running {after} after TERM");
     }
 
     /// Send `sig` to everything left after the command ended: as PID 1 the
@@ -273,26 +296,37 @@ impl<'a> Supervisor<'a> {
             self.signaled.clear();
         }
         let again = new_stage || sig == libc::SIGKILL;
+        let kill = sig == libc::SIGKILL;
         if self.pid1 {
             if again {
+                if kill {
+                    self.log_kill(&[-1], Instant::now());
+                }
                 send(-1, sig);
             }
             return;
         }
+        let mut who = Vec::new();
         if again {
-            send(-self.child, sig);
+            who.push(-self.child);
         }
         let group = nix::unistd::Pid::from_raw(self.child);
-        for pid in children() {
+        for pid in procs::children() {
             if self.signaled.contains(&pid) {
                 continue;
             }
             let in_group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
                 .is_ok_and(|g| g == group);
             if !in_group {
-                send(pid, sig);
+                who.push(pid);
             }
             self.signaled.push(pid);
+        }
+        if kill {
+            self.log_kill(&who, Instant::now());
+        }
+        for pid in who {
+            send(pid, sig);
         }
     }
 
@@ -303,7 +337,7 @@ impl<'a> Supervisor<'a> {
             return;
         }
         send(-self.child, sig);
-        for pid in children() {
+        for pid in procs::children() {
             send(pid, sig);
         }
     }
@@ -319,27 +353,4 @@ fn send(pid: i32, sig: i32) {
             warn!("cannot send {} to {pid}: {e}", Name(sig));
         }
     }
-}
-
-/// Our children (every thread's: an orphan goes to any live thread of its
-/// reaper), from `/proc/self/task/*/children` (Linux ≥ 3.5, on by default).
-/// Empty if /proc is not there.
-fn children() -> Vec<i32> {
-    let mut out = Vec::new();
-    let tasks = match std::fs::read_dir("/proc/self/task") {
-        Ok(t) => t,
-        Err(e) => {
-            debug!("cannot list children: {e}");
-            return out;
-        }
-    };
-    for task in tasks.flatten() {
-        let path = task.path().join("children");
-        match std::fs::read_to_string(&path) {
-            Ok(s) => out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => debug!("cannot read {}: {e}", path.display()),
-        }
-    }
-    out
 }
