@@ -73,3 +73,28 @@ fn a_term_forwarded_to_a_hook_is_reported() {
     run.expect("stopped by SIGTERM: nothing else starts");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
 }
+
+#[test]
+fn a_signal_during_a_hook_reaches_the_hook_alone() {
+    // Through the real CLI: the same rule as for the command.
+    let kit = testkit();
+    let hook = format!("'{kit}' signals --children 1");
+    for how in crate::support::both() {
+        let run = Run::start(how, &["--hook", &hook, "--", "true"]);
+        let (a, b) = (run.ready(), run.ready());
+        run.signal(libc::SIGUSR1);
+        assert_eq!(
+            run.line(),
+            format!("{} {}", a.min(b), libc::SIGUSR1),
+            "{how:?}"
+        );
+        run.kill_tree();
+        // (The hook may record the SIGCHLD of its child being killed.)
+        let rest: Vec<String> = run
+            .rest()
+            .into_iter()
+            .filter(|l| !l.ends_with(&format!(" {}", libc::SIGCHLD)))
+            .collect();
+        assert_eq!(rest, Vec::<String>::new(), "{how:?}: only the hook");
+    }
+}

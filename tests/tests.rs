@@ -102,8 +102,11 @@ mod init_hooks;
 mod init_reap;
 /// After the command: TERM, --grace, KILL for what is left; --kill-after.
 mod init_shutdown;
-/// Every signal reaches the child as sent: group, --single-child, --rewrite.
+/// Every signal reaches the child as sent: the child alone, --signal-group, --rewrite.
 mod init_signals;
+/// The README's "Stopping gracefully" recipes against real gunicorn, celery,
+/// uwsgi, nginx and a `sh -c` wrapper.
+mod stop_gracefully;
 
 /// Templates: `${VAR}` files rendered from the environment, strict and atomic.
 mod templates;
