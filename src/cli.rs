@@ -114,7 +114,7 @@ pub struct Cli {
     pub remap_exit: Vec<String>,
 
     /// After the command exits, how long leftover processes get between TERM
-    /// and KILL [default: 5s] [env: PREFLIGHT_GRACE]
+    /// and KILL [default: 3s] [env: PREFLIGHT_GRACE]
     #[arg(long, value_name = "DURATION")]
     pub grace: Option<String>,
 
