@@ -94,8 +94,39 @@ fn assert_no_kill(log: &str, how: As) {
     assert!(!log.contains("sending KILL"), "{how:?}: {log}");
 }
 
-/// Wait for the exit and the rest of stderr: the exit code and stderr.
+/// Wait for the exit and the rest of stderr: the exit code and stderr. A
+/// program that does not stop fails the test with its output.
 fn finish(run: &mut Run) -> (i32, String) {
+    finish_resending(run, None)
+}
+
+/// [`finish`], sending `again` once more if the program still runs 15 s
+/// later. uwsgi, on this machine under load, now and then shows no sign of
+/// a TERM or INT it was sent (about one run in ten of the full suite); the
+/// recipe is what it does once it has one.
+fn finish_resending(run: &mut Run, mut again: Option<i32>) -> (i32, String) {
+    let started = Instant::now();
+    while run.running() {
+        if started.elapsed() > Duration::from_secs(15) {
+            if let Some(sig) = again.take() {
+                eprintln!(
+                    "{:?}: still running 15 s after the signal: sending it again",
+                    run.how
+                );
+                run.signal(sig);
+            }
+        }
+        if started.elapsed() > START {
+            run.kill_tree();
+            let _ = run.finish();
+            panic!(
+                "{:?}: still running after {START:?}: {}",
+                run.how,
+                run.stderr()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let (status, _) = run.finish();
     let code = status
         .code()
@@ -262,7 +293,8 @@ fn celery_beat_stops_cleanly_on_term() {
     }
 }
 
-/// uwsgi serving `app.py` on `port`, with `extra` options.
+/// uwsgi serving `app.py` on `port` (a master and one worker), with
+/// `extra` options.
 fn uwsgi(port: u16, extra: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = [
         "uwsgi",
@@ -270,7 +302,7 @@ fn uwsgi(port: u16, extra: &[&str]) -> Vec<String> {
         &format!("127.0.0.1:{port}"),
         "--master",
         "--workers",
-        "2",
+        "1",
         "--chdir",
         recipes().to_str().unwrap(),
         "--module",
@@ -302,15 +334,21 @@ fn uwsgi_stops_on_term_with_die_on_term_or_term_rewritten_to_int() {
         let mut args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
         args.push("--".into());
         args.extend(uwsgi(port, extra));
+        // Only to know when uwsgi takes signals (see below).
+        args.extend(["--hook-master-start".into(), "exec:true".into()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut run = start(how, &args, &[]);
         eventually("uwsgi listens", START, || {
             listening(&format!("127.0.0.1:{port}"))
         });
-        run.expect("spawned uWSGI worker 1");
-        run.expect("spawned uWSGI worker 2");
+        // uwsgi ignores INT and TERM until its master loop has set its
+        // handlers; the loop then runs the master-start hooks, and logs it.
+        // A worker stopped while Python still starts in it hangs uwsgi's
+        // stop (60 s of "mercy"): its answer says it has started.
+        run.expect("(master-start)");
+        assert!(reply(&get(port, "/")).ends_with("ok\n"), "{how:?}");
         run.signal(libc::SIGTERM);
-        let (code, log) = finish(&mut run);
+        let (code, log) = finish_resending(&mut run, Some(libc::SIGTERM));
         assert_eq!(code, 0, "{how:?} {flags:?} {extra:?}: {log}");
         assert!(log.contains("goodbye to uWSGI"), "{how:?}: {log}");
         assert!(!log.contains("reloading"), "{how:?}: {log}");
@@ -344,7 +382,7 @@ fn uwsgi_answers_the_request_in_flight_with_its_graceful_stop_hook() {
     eventually("the request is under way", START, || under_way.exists());
     run.signal(libc::SIGTERM);
     let got = reply(&rx);
-    let (code, log) = finish(&mut run);
+    let (code, log) = finish_resending(&mut run, Some(libc::SIGTERM));
     assert!(got.ends_with("slow done\n"), "{got:?}: {log}");
     assert_eq!(code, 0, "{log}");
     assert_no_kill(&log, As::Plain);
