@@ -34,7 +34,7 @@ pub async fn lock(
     try_timeout: Duration,
 ) -> Result<std::net::TcpStream, ProbeError> {
     let mut conn = bounded(try_timeout, async {
-        let mut conn = Conn::open(target).await?;
+        let mut conn = Conn::open(target, &crate::probe::mysql::conn::Ssl::new(target)).await?;
         conn.login(&Login::of(target))
             .await
             .map_err(Refusal::into_probe_error)?;
@@ -83,5 +83,5 @@ pub async fn lock(
         }
     }
     tracing::debug!(lock = name, "migration lock taken");
-    super::holding(crate::probe::tls::Stream::Plain(conn.stream))
+    super::holding(conn.stream)
 }

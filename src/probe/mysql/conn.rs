@@ -5,8 +5,9 @@
 //! ([`Refusal`]). Used by the probe and by `--lock` (`crate::lock::mysql`).
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use crate::params::TlsMode;
+use crate::probe::tls::{Stream, Tls};
 use crate::target::Target;
 
 use super::super::{ProbeError, net};
@@ -18,6 +19,7 @@ const CLIENT_LONG_PASSWORD: u32 = 0x1;
 const CLIENT_LONG_FLAG: u32 = 0x4;
 const CLIENT_CONNECT_WITH_DB: u32 = 0x8;
 const CLIENT_PROTOCOL_41: u32 = 0x200;
+const CLIENT_SSL: u32 = 0x800;
 const CLIENT_TRANSACTIONS: u32 = 0x2000;
 pub(super) const CLIENT_SECURE_CONNECTION: u32 = 0x8000;
 const CLIENT_MULTI_RESULTS: u32 = 0x20000;
@@ -75,9 +77,43 @@ impl Refusal {
     }
 }
 
+/// The TLS wishes of one target (`ssl-mode`...), built once.
+#[derive(Debug, Clone)]
+pub(crate) struct Ssl {
+    mode: TlsMode,
+    tls: Tls,
+}
+
+impl Ssl {
+    /// `ssl-mode=DISABLED`.
+    pub(crate) fn disabled(&self) -> bool {
+        self.mode == TlsMode::Disable
+    }
+
+    pub(crate) fn new(t: &Target) -> Ssl {
+        let params = &t.params.tls;
+        let mode = params.effective_mode(t.protocol, false);
+        Ssl {
+            mode,
+            tls: Tls::with_options(&t.host, &params.options(mode, t.ca_file.clone())),
+        }
+    }
+}
+
+/// What every HandshakeResponse (and the SSL request) says it speaks.
+fn base_caps(server: u32) -> u32 {
+    CLIENT_LONG_PASSWORD
+        | CLIENT_LONG_FLAG
+        | CLIENT_PROTOCOL_41
+        | CLIENT_TRANSACTIONS
+        | CLIENT_SECURE_CONNECTION
+        | CLIENT_MULTI_RESULTS
+        | (server & CLIENT_PLUGIN_AUTH)
+}
+
 /// One connection, past its greeting.
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     /// The sequence number the next packet we write carries.
     seq: u8,
     greeting: Greeting,
@@ -92,16 +128,47 @@ pub(super) struct Greeting {
 
 impl Conn {
     /// Connect and read the greeting; an ERR instead of it is classified.
-    pub(crate) async fn open(t: &Target) -> Result<Conn, ProbeError> {
-        let mut stream = net::connect(&t.host, t.port).await?;
+    /// With TLS as `ssl` says: after the greeting, the SSL request (the
+    /// first 32 bytes of a HandshakeResponse, CLIENT_SSL set), then the
+    /// handshake; nothing else is sent before it.
+    pub(crate) async fn open(t: &Target, ssl: &Ssl) -> Result<Conn, ProbeError> {
+        let mut stream = Stream::Plain(net::connect(&t.host, t.port).await?);
         let (seq, payload) = read_packet(&mut stream, "the server greeting").await?;
         if payload.first() == Some(&0xff) {
             return Err(super::classify(parse_err(&payload)?));
         }
         let greeting = parse_greeting(&payload)?;
+        let mut seq = seq.wrapping_add(1);
+        let offered = greeting.capabilities & CLIENT_SSL != 0;
+        let wanted = match ssl.mode {
+            TlsMode::Disable | TlsMode::Allow => false,
+            TlsMode::Prefer => offered,
+            _ if offered => true,
+            _ => {
+                return Err(ProbeError::Fatal(
+                    "the server does not offer TLS, and ssl-mode requires it (nothing was sent; \
+                     use ssl-mode=PREFERRED or DISABLED to allow a plain connection)"
+                        .into(),
+                ));
+            }
+        };
+        if wanted {
+            ssl.tls.usable()?;
+            let mut p = vec![32, 0, 0, seq];
+            p.extend_from_slice(&(base_caps(greeting.capabilities) | CLIENT_SSL).to_le_bytes());
+            p.extend_from_slice(&(16u32 << 20).to_le_bytes());
+            p.push(45);
+            p.extend_from_slice(&[0; 23]);
+            stream
+                .write_all(&p)
+                .await
+                .map_err(ProbeError::io("write"))?;
+            seq = seq.wrapping_add(1);
+            stream = stream.upgrade(&ssl.tls).await?;
+        }
         Ok(Conn {
             stream,
-            seq: seq.wrapping_add(1),
+            seq,
             greeting,
         })
     }
@@ -135,13 +202,10 @@ impl Conn {
             )
             .into());
         }
-        let mut caps = CLIENT_LONG_PASSWORD
-            | CLIENT_LONG_FLAG
-            | CLIENT_PROTOCOL_41
-            | CLIENT_TRANSACTIONS
-            | CLIENT_SECURE_CONNECTION
-            | CLIENT_MULTI_RESULTS
-            | (server & CLIENT_PLUGIN_AUTH);
+        let mut caps = base_caps(server);
+        if self.stream.is_tls() {
+            caps |= CLIENT_SSL;
+        }
         if !login.database.is_empty() {
             caps |= CLIENT_CONNECT_WITH_DB;
         }
@@ -191,10 +255,17 @@ impl Conn {
                 Some(0x01) if plugin == "caching_sha2_password" => match reply.get(1) {
                     // fast_auth_success: the OK packet follows.
                     Some(0x03) => continue,
+                    // Full authentication: over TLS the password itself,
+                    // NUL-terminated (the channel protects it).
+                    Some(0x04) if self.stream.is_tls() => {
+                        let mut p = login.password.as_bytes().to_vec();
+                        p.push(0);
+                        self.write(&p).await?;
+                    }
                     Some(0x04) => {
                         return Err(Refusal::Unsupported(format!(
                             "caching_sha2_password asks for full authentication of '{}', which \
-                             needs TLS or RSA (not supported); it succeeds on its fast path once \
+                             needs TLS (ssl-mode) or RSA (not supported); it succeeds on its fast path once \
                              the account has logged in since the server started, or use \
                              mysql_native_password",
                             login.user

@@ -40,12 +40,18 @@
 //! | any other server error (1053 shutting down...) | not yet, with its message |
 //! | 1045/1698 access denied with credentials | fatal |
 //! | 1129 host blocked, 1130 host not allowed | fatal: waiting never clears them (1129 needs `FLUSH HOSTS`) |
-//! | caching_sha2_password full authentication, other plugins | fatal: needs TLS or RSA, not supported |
+//! | caching_sha2_password full authentication without TLS, other plugins | fatal: needs TLS or RSA (RSA not supported) |
 //! | closed before or during the handshake, not a greeting | protocol error |
 //!
-//! Deliberately not checked: TLS (never offered; a server with
-//! `require_secure_transport` refuses the credential check), replication
-//! state, whether InnoDB's buffer pool has been loaded, read-only mode.
+//! **TLS** as the mysql client's `ssl-mode` says (default `PREFERRED`;
+//! `DISABLED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`, with `ssl-ca`,
+//! `ssl-cert`, `ssl-key`; see [`crate::params`]): after the greeting, an SSL
+//! request and the handshake, then the login inside TLS, where
+//! caching_sha2_password's full authentication sends the password. A mode
+//! that requires TLS against a greeting without `CLIENT_SSL` is fatal before
+//! anything is sent.
+//!
+//! Deliberately not checked: replication state, whether InnoDB's buffer pool has been loaded, read-only mode.
 //! `mysql_clear_password` is refused rather than sending a password in clear.
 //!
 //! # Layout
@@ -81,12 +87,15 @@ const ER_ACCESS_DENIED_NO_PASSWORD_ERROR: u16 = 1698;
 #[derive(Debug, Clone)]
 pub struct Mysql {
     target: Target,
+    /// ssl-mode and its TLS client, built once.
+    ssl: conn::Ssl,
 }
 
 impl Mysql {
     pub fn new(target: &Target) -> Self {
         Mysql {
             target: target.clone(),
+            ssl: conn::Ssl::new(target),
         }
     }
 
@@ -94,7 +103,7 @@ impl Mysql {
     /// then `SELECT 1` when credentials were given.
     pub async fn check(&self) -> Result<(), ProbeError> {
         let t = &self.target;
-        let mut conn = Conn::open(t).await?;
+        let mut conn = Conn::open(t, &self.ssl).await?;
         if !t.has_credentials() {
             let login = Login {
                 user: PROBE_USER,
@@ -112,9 +121,16 @@ impl Mysql {
                 Err(r) => Err(r.into_probe_error()),
             };
         }
-        conn.login(&Login::of(t))
-            .await
-            .map_err(Refusal::into_probe_error)?;
+        conn.login(&Login::of(t)).await.map_err(|r| {
+            match (r.into_probe_error(), conn.stream.is_tls()) {
+                // The likeliest cause with TLS turned off by hand.
+                (ProbeError::Fatal(m), false) if self.ssl.disabled() => ProbeError::Fatal(format!(
+                    "{m}; sent without TLS (ssl-mode=DISABLED): does the server require \
+                     secure transport?"
+                )),
+                (e, _) => e,
+            }
+        })?;
         let value = conn
             .query("SELECT 1")
             .await

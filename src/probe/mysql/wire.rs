@@ -3,8 +3,6 @@
 //! greeting, ERR packets ([`ServerError`]) and length-encoded integers are
 //! parsed here. No decisions and no I/O beyond reading one packet.
 
-use tokio::net::TcpStream;
-
 use super::super::{ProbeError, net};
 use super::conn::{CLIENT_PLUGIN_AUTH, CLIENT_SECURE_CONNECTION, Greeting};
 
@@ -17,7 +15,7 @@ pub(crate) struct ServerError {
 
 /// Read one packet: (sequence, payload).
 pub(super) async fn read_packet(
-    stream: &mut TcpStream,
+    stream: &mut crate::probe::tls::Stream,
     what: &str,
 ) -> Result<(u8, Vec<u8>), ProbeError> {
     let header = net::read_exact(stream, 4, what).await?;
