@@ -1,0 +1,83 @@
+//! Shared by the probe targets: one probe try against a peer on loopback
+//! that sends the fuzz input, then closes its side and reads whatever the
+//! probe sends until the probe closes. Every try must end (EOF follows the
+//! input, so waiting for more is a bug) and allocate at most [`CEILING`]
+//! bytes at once, whatever the bytes.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The most a try may have allocated at once, beyond what was live before
+/// it: the frame cap is 64 KiB, the input at most `-max_len`.
+pub const CEILING: usize = 4 << 20;
+
+/// Counts live heap bytes and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged; the
+// counters are plain atomics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+thread_local! {
+    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+}
+
+/// One try of the probe for `url(peer address)` against a peer sending
+/// `bytes`.
+pub fn probe_against(url: impl Fn(SocketAddr) -> String, bytes: &[u8]) {
+    RUNTIME.with(|rt| {
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let target = preflight::target::parse(&url(addr)).unwrap();
+            let probe = preflight::probe::Probe::new(&target);
+            let before = LIVE.load(Ordering::Relaxed);
+            PEAK.store(before, Ordering::Relaxed);
+            let peer = async {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let _ = s.write_all(bytes).await;
+                let _ = s.shutdown().await;
+                let mut sink = [0u8; 4096];
+                while let Ok(n) = s.read(&mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            };
+            let try_ = tokio::time::timeout(Duration::from_secs(5), probe.check());
+            let ((), result) = tokio::join!(peer, try_);
+            assert!(result.is_ok(), "the try did not end after the peer's EOF");
+            let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+            assert!(peak <= CEILING, "{peak} bytes live at once");
+        })
+    });
+}

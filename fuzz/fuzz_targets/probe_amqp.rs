@@ -1,0 +1,25 @@
+//! The AMQP probe against arbitrary server bytes: Connection.Start only, or
+//! the whole login (first input byte odd;
+//! the rest is what the server sends).
+
+#![no_main]
+
+#[path = "common/peer.rs"]
+mod peer;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Some((&flag, bytes)) = data.split_first() else {
+        return;
+    };
+    let login = flag & 1 == 1;
+    peer::probe_against(
+        |a| {
+            if login {
+                format!("amqp://guest:guest@{a}/")
+            } else {
+                format!("amqp://{a}")
+            }
+        },
+        bytes,
+    );
+});
