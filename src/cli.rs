@@ -12,6 +12,10 @@ Every option can also be set with the environment variable named in [env: ...];
 the command line wins. Lists split on whitespace or commas, hooks on ';' or newlines.";
 
 const AFTER_TARGETS: &str = "\
+URL parameters per scheme (sslmode, ssl-mode, ssl_cert_reqs, verify, CA and
+client certificate files), env:NAME targets and PREFLIGHT_CA_FILE: README,
+section \"URLs, TLS and each scheme's parameters\".
+
 Exit codes: the command's own; 128+N killed by signal N; 124 timed out;
 126 cannot execute; 127 not found; 2 bad arguments; 1 check: not ready.
 
