@@ -410,7 +410,21 @@ fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), BadValu
     let mut targets = Vec::with_capacity(raw_targets.len());
     for (raw, source) in &raw_targets {
         let url = from_variable(raw, source, env)?;
-        let t = target::parse(url).map_err(|e| BadValue::blame(source, e))?;
+        let t = target::parse(url).map_err(|e| {
+            // `--wait db:5432 gunicorn app.wsgi`: the first mistake people
+            // make. A word with no port and no scheme is a command's.
+            if *source == "--wait" && !url.contains([':', '/', '@']) {
+                BadValue::blame(
+                    source,
+                    format!(
+                        "{e}; if '{url}' is the command, put it after `--`: \
+                         preflight --wait TARGET... -- {url} ..."
+                    ),
+                )
+            } else {
+                BadValue::blame(source, e)
+            }
+        })?;
         targets.push(t);
     }
     if mode != Mode::Run && targets.is_empty() {
@@ -946,6 +960,19 @@ mod tests {
             );
             assert_eq!(c.targets[0].host, "127.0.0.1");
         }
+    }
+
+    #[test]
+    fn a_command_given_as_a_target_is_told_to_go_after_the_double_dash() {
+        let e = config(&["--wait", "db:5432", "gunicorn", "app.wsgi"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'gunicorn'") && e.contains("after `--`"), "{e}");
+        // Control: a bad target that is no command word gets no such hint.
+        let e = config(&["--wait", "db:0", "--", "true"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("after `--`"), "{e}");
     }
 
     #[test]
