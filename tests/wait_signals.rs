@@ -1,6 +1,7 @@
 //! A terminating signal while waiting ends the wait at once with 128+N, and
 //! nothing is started.
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use crate::support::peers::ClosedPort;
@@ -62,4 +63,22 @@ fn term_during_wait_before_or_wait_after_exits_143_and_starts_nothing() {
         );
         assert!(!marker.exists(), "{var}: the command was started");
     }
+}
+
+#[test]
+fn a_broken_stderr_does_not_keep_the_wait_from_ending() {
+    // preflight's log lines go to a pipe nobody reads any more: each one
+    // raises SIGPIPE on preflight itself, which must neither be logged in
+    // turn (for ever) nor hold up the deadline.
+    let closed = ClosedPort::new();
+    let mut child = preflight()
+        .args(["-v", "wait", &closed.url(), "--timeout", "300ms"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let mut run = Run::from_child(As::Plain, child);
+    assert_eq!(run.code(), 124);
 }

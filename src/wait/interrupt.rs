@@ -50,6 +50,12 @@ mod platform {
                     if super::TERMINATING.contains(&sig) {
                         return Ok(sig);
                     }
+                    // preflight's own doing (SIGPIPE from a log line to a
+                    // closed stderr): not logged, or that line would raise
+                    // the next one, for ever, and starve the wait's clock.
+                    if info.ssi_code == libc::SI_USER && info.ssi_pid == std::process::id() {
+                        continue;
+                    }
                     tracing::debug!(
                         sig,
                         "signal while waiting: nothing to forward it to, dropped"
