@@ -112,6 +112,12 @@ fn a_leftover_that_ignores_term_is_killed_after_the_grace_period() {
             "{how:?}: {kills:?}"
         );
         assert!(kills[0].contains("s after TERM"), "{how:?}: {kills:?}");
+        // The KILL worked: the worker is reaped, not "left" after it.
+        assert!(
+            !run.stderr().contains("leaving them"),
+            "{how:?}: {}",
+            run.stderr()
+        );
     }
 }
 
@@ -135,5 +141,54 @@ fn kill_after_kills_a_command_that_outlives_a_forwarded_term() {
         run.signal(libc::SIGTERM);
         run.expect(&format!("sending KILL to {child} (preflight-testk"));
         assert_eq!(run.code(), 128 + libc::SIGKILL, "{how:?}");
+    }
+}
+
+#[test]
+fn kill_after_leaves_a_command_that_ends_on_term_in_time_alone() {
+    let kit = testkit();
+    for how in both() {
+        let dir = TempDir::new();
+        let file = dir.join("flushed");
+        let mut run = Run::start(
+            how,
+            &[
+                "--kill-after",
+                "30s",
+                "--",
+                &kit,
+                "flush-on-term",
+                file.to_str().unwrap(),
+            ],
+        );
+        run.ready();
+        run.signal(libc::SIGTERM);
+        // Its own status: it flushed and exited 0 before the KILL was due.
+        assert_eq!(run.code(), 0, "{how:?}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
+    }
+}
+
+#[test]
+fn a_signal_during_the_shutdown_reaches_what_is_left_once() {
+    // The command exits at once and leaves a worker that records signals
+    // (and survives TERM): preflight is in its grace period when USR1 comes.
+    let kit = testkit();
+    for how in both() {
+        let run = Run::start(
+            how,
+            &["--grace", "1h", "--", &kit, "detach", &kit, "signals"],
+        );
+        let worker = run.ready();
+        assert_eq!(run.line(), format!("{worker} {}", libc::SIGTERM), "{how:?}");
+        // Real-time signals: queued, not merged, so one sent twice would
+        // show twice, and taken lowest first: the next one marks the end.
+        let rt = libc::SIGRTMIN() + 1;
+        run.signal(rt);
+        run.signal(rt + 1);
+        assert_eq!(run.line(), format!("{worker} {rt}"), "{how:?}");
+        assert_eq!(run.line(), format!("{worker} {}", rt + 1), "{how:?}");
+        run.kill_tree();
+        assert_eq!(run.rest(), Vec::<String>::new(), "{how:?}: sent twice");
     }
 }

@@ -310,14 +310,11 @@ impl<'a> Supervisor<'a> {
         if again {
             who.push(-self.child);
         }
-        let group = nix::unistd::Pid::from_raw(self.child);
         for pid in procs::children() {
             if self.signaled.contains(&pid) {
                 continue;
             }
-            let in_group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
-                .is_ok_and(|g| g == group);
-            if !in_group {
+            if !self.in_group(pid) {
                 who.push(pid);
             }
             self.signaled.push(pid);
@@ -330,7 +327,8 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// A signal that comes during the shutdown goes where the shutdown's do.
+    /// A signal that comes during the shutdown goes where the shutdown's do,
+    /// once to each: the group, and our children outside it.
     fn forward_to_leftovers(&self, sig: i32) {
         if self.pid1 {
             send(-1, sig);
@@ -338,8 +336,17 @@ impl<'a> Supervisor<'a> {
         }
         send(-self.child, sig);
         for pid in procs::children() {
-            send(pid, sig);
+            if !self.in_group(pid) {
+                send(pid, sig);
+            }
         }
+    }
+
+    /// Is `pid` in the command's process group (so a signal to the group
+    /// reached it already)?
+    fn in_group(&self, pid: i32) -> bool {
+        let pid = nix::unistd::Pid::from_raw(pid);
+        nix::unistd::getpgid(Some(pid)).is_ok_and(|g| g.as_raw() == self.child)
     }
 }
 

@@ -17,6 +17,8 @@
 //! ignore-term              block TERM and never take it
 //! wait-stdin               print ready, exit 0 at EOF on stdin
 //! background CMD...        start CMD, pass its first line on, exit 0 (CMD stays)
+//! detach CMD...            start CMD on this stdout, exit 0 once it has blocked
+//!                          every signal (as `signals` does first; CMD stays)
 //! ignoring -- CMD...       exec CMD with INT, TERM, HUP, USR1 ignored, USR2 blocked
 //! pending SIG -- CMD...    exec CMD with SIG blocked and pending
 //! peak-rss -- CMD...       run CMD, then `peak_rss_kib N`: its VmHWM (getrusage
@@ -63,6 +65,7 @@ fn run() {
             wait_stdin()
         }
         ["background", cmd @ ..] => background(cmd),
+        ["detach", cmd @ ..] => detach(cmd),
         ["ignoring", "--", cmd @ ..] => ignoring(cmd),
         ["pending", sig, "--", cmd @ ..] => {
             pending(preflight::init::signals::parse(sig).unwrap(), cmd)
@@ -238,6 +241,35 @@ fn background(cmd: &[&str]) {
         .read_line(&mut first)
         .unwrap();
     line(first.trim_end());
+    std::process::exit(0);
+}
+
+fn detach(cmd: &[&str]) {
+    let child = Command::new(cmd[0]).args(&cmd[1..]).spawn().unwrap();
+    let proc = format!("/proc/{}", child.id());
+    let read = |file: &str| std::fs::read_to_string(format!("{proc}/{file}")).unwrap();
+    // `signals` blocks everything first: from then on a signal is recorded,
+    // not fatal, and its lines reach our stdout (which it shares) directly.
+    // Ready: exec'd (between fork and exec the child has every signal
+    // blocked, by glibc's posix_spawn, and our command line), then every
+    // classic signal but KILL and STOP blocked, or already waiting in
+    // sigwaitinfo (which shows the waited-for signals as unblocked).
+    let argv: String = cmd.iter().map(|a| format!("{a}\0")).collect();
+    let classic = 0x7ffb_feff_u64;
+    let ready = || {
+        if read("cmdline") != argv {
+            return false;
+        }
+        let mask = read("status")
+            .lines()
+            .find_map(|l| l.strip_prefix("SigBlk:"))
+            .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+            .unwrap();
+        mask & classic == classic || read("wchan").contains("sigtimedwait")
+    };
+    while !ready() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     std::process::exit(0);
 }
 
