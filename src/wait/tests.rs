@@ -448,3 +448,38 @@ fn only_nothing_listening_is_cheap() {
     };
     assert_eq!(pace_of(&dns), Pace::Costly);
 }
+
+#[test]
+fn the_first_line_names_up_to_eight_targets_and_the_timeout() {
+    let with = |n: usize, timeouts: &dyn Fn(usize) -> Option<Duration>| {
+        let entries: Vec<Entry<()>> = (0..n)
+            .map(|i| entry(&format!("t{i}"), timeouts(i), ()))
+            .collect();
+        announce(&entries)
+    };
+    assert_eq!(with(1, &|_| Some(secs(60))), "waiting for t0 (timeout 1m)");
+    assert_eq!(
+        with(8, &|_| Some(secs(60))),
+        "waiting for t0, t1, t2, t3, t4, t5, t6, t7 (timeout 1m)"
+    );
+    assert_eq!(
+        with(9, &|_| Some(secs(60))),
+        "waiting for 9 targets (timeout 1m)"
+    );
+    // No timeout, and a zero one, are the same: none.
+    assert_eq!(with(2, &|_| None), "waiting for t0, t1 (no timeout)");
+    assert_eq!(
+        with(1, &|_| Some(Duration::ZERO)),
+        "waiting for t0 (no timeout)"
+    );
+    assert_eq!(
+        with(2, &|i| Some(secs(1 + i as u64))),
+        "waiting for t0, t1 (timeouts per target)"
+    );
+}
+
+#[test]
+fn durations_read_in_seconds_to_the_millisecond() {
+    assert_eq!(seconds(ms(1234)), "1.234s");
+    assert_eq!(seconds(Duration::ZERO), "0.000s");
+}
