@@ -192,3 +192,23 @@ fn a_signal_during_the_shutdown_reaches_what_is_left_once() {
         assert_eq!(run.rest(), Vec::<String>::new(), "{how:?}: sent twice");
     }
 }
+
+#[test]
+fn one_leftover_ending_on_term_does_not_end_the_shutdown_of_the_others() {
+    // Two leftovers: one ends on TERM, one records TERM and stays. The
+    // first one's end must not count as "nothing left": the second still
+    // gets KILL after the grace period.
+    let kit = testkit();
+    let dir = TempDir::new();
+    let file = dir.join("flushed");
+    let script = format!(
+        "{kit} detach {kit} signals && exec {kit} background {kit} flush-on-term {}",
+        file.display()
+    );
+    let mut run = Run::start(As::Plain, &["--grace", "300ms", "--", "sh", "-c", &script]);
+    let recorder = run.ready();
+    run.ready();
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
+    assert!(!alive(recorder), "the recorder {recorder} was left running");
+}
