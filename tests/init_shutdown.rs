@@ -212,3 +212,28 @@ fn one_leftover_ending_on_term_does_not_end_the_shutdown_of_the_others() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
     assert!(!alive(recorder), "the recorder {recorder} was left running");
 }
+
+#[test]
+fn a_daemon_left_behind_gets_term_once_while_others_end() {
+    require!(
+        crate::support::have_program("setsid"),
+        "setsid(1) is not installed"
+    );
+    // A daemon in a session of its own that records signals, and a worker
+    // in the command's group that ends on TERM a moment later: the worker's
+    // end must not make preflight send the daemon its TERM again.
+    let kit = testkit();
+    let dir = TempDir::new();
+    let file = dir.join("flushed");
+    let script = format!(
+        "setsid {kit} detach {kit} signals && exec {kit} background {kit} flush-on-term {}",
+        file.display()
+    );
+    let run = Run::start(As::Plain, &["--grace", "500ms", "--", "sh", "-c", &script]);
+    let daemon = run.ready();
+    run.ready();
+    assert_eq!(run.line(), format!("{daemon} {}", libc::SIGTERM));
+    // Then only the KILL, which it cannot record.
+    assert_eq!(run.rest(), Vec::<String>::new());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
+}
