@@ -2,7 +2,7 @@
 //!
 //! Schemes, their default ports and the ports a bare `host:port` picks a
 //! protocol by are looked up in the registry ([`crate::protocol`]). Parsing is pure
-//! and strict: every bad value is a [`TargetError`] naming the value and what
+//! and strict: every bad value is a [`BadValue`] naming the value and what
 //! was expected, and nothing is resolved here (names are resolved anew on
 //! every try, by the probes).
 //!
@@ -50,6 +50,7 @@ use crate::params::{self, Params};
 use crate::protocol;
 pub use crate::protocol::Protocol;
 use crate::secrets::Secret;
+use crate::values::BadValue;
 
 /// One thing to wait for, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,24 +111,9 @@ impl fmt::Display for Target {
     }
 }
 
-/// Why a target string was refused. Its `Display` is the whole one-line
-/// message, naming the (redacted) value and what was expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetError {
-    pub value: String,
-    pub expected: String,
-}
-
-impl fmt::Display for TargetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid target '{}': {}", self.value, self.expected)
-    }
-}
-
-impl std::error::Error for TargetError {}
-
-/// Parse one target.
-pub fn parse(input: &str) -> Result<Target, TargetError> {
+/// Parse one target. A refusal is a [`BadValue`] naming the (redacted) value
+/// and what was expected: `invalid target 'db': expected a port...`.
+pub fn parse(input: &str) -> Result<Target, BadValue> {
     // The fragment starts at the first `#` after the user-info: a password
     // may hold a `#`.
     let after_userinfo = userinfo_span(input).map_or(0, |(_, at)| at);
@@ -139,9 +125,11 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
         None => (input, None),
     };
     let redacted = redact(input);
-    let err = |expected: String| TargetError {
-        value: redacted.clone(),
-        expected: scrub(expected, input),
+    let err = |expected: String| {
+        BadValue::new(format!(
+            "invalid target '{redacted}': {}",
+            scrub(expected, input)
+        ))
     };
     if input.trim().is_empty() {
         return Err(err(

@@ -255,22 +255,8 @@ pub fn shown(bytes: &[u8]) -> String {
     out
 }
 
-/// A short human description of an I/O error, without Rust's `(os error N)`.
-pub fn describe(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
-        io::ErrorKind::TimedOut => "timed out".into(),
-        io::ErrorKind::UnexpectedEof => "connection closed".into(),
-        _ => {
-            let s = e.to_string();
-            match s.find(" (os error") {
-                Some(i) => s[..i].to_string(),
-                None => s,
-            }
-        }
-    }
-}
+/// The one I/O-error describer (a leaf, used outside the probes too).
+pub use crate::describe::io_error as describe;
 
 /// A stream read line by line (a line ends with LF; a CR before it is
 /// dropped), each line at most [`MAX_FRAME`] bytes: the line protocols
