@@ -282,6 +282,21 @@ fn run_all(config: &Config) -> u8 {
         return stop(&mut timeline, "a hook", code);
     }
 
+    if config.init.several.is_active() {
+        // Side programs, --log-prefix or --tail: the several-program
+        // supervisor (one command alone stays on the cheaper one below).
+        let main = config.command.clone().map(|argv| init::Command {
+            argv,
+            ..cmd.clone()
+        });
+        return match init::run_several(main.as_ref(), &cmd, &config.init) {
+            Ok(status) => remap(status.code(), &config.init.remap_exit),
+            Err(e) => {
+                error!("{e}");
+                e.exit_code()
+            }
+        };
+    }
     let Some(argv) = config.command.clone() else {
         timeline.log(Outcome::Done);
         return exit_code::OK;

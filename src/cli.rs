@@ -112,6 +112,37 @@ pub struct Cli {
     #[arg(long, value_name = "FROM:TO", action = ArgAction::Append)]
     pub rewrite: Vec<String>,
 
+    /// Also run a side program beside the command, 'NAME: COMMAND';
+    /// repeatable [env: PREFLIGHT_ALSO, one per line]
+    #[arg(long, value_name = "NAME: COMMAND", action = ArgAction::Append)]
+    pub also: Vec<String>,
+
+    /// Run each 'NAME: COMMAND' line of a Procfile as a side program
+    /// [env: PREFLIGHT_PROCFILE]
+    #[arg(long, value_name = "PATH")]
+    pub procfile: Option<OsString>,
+
+    /// When a side program that exited is started again: no, on-failure,
+    /// always [default: on-failure] [env: PREFLIGHT_RESTART]
+    #[arg(long, value_name = "no|on-failure|always")]
+    pub restart: Option<String>,
+
+    /// Restarts without 60 s of running in between, after which a side
+    /// program has failed for good and everything stops [default: 5]
+    /// [env: PREFLIGHT_MAX_RESTARTS]
+    #[arg(long, value_name = "N")]
+    pub max_restarts: Option<String>,
+
+    /// Prefix every line each program writes with 'NAME | ', on the stream
+    /// it came on [env: PREFLIGHT_LOG_PREFIX]
+    #[arg(long)]
+    pub log_prefix: bool,
+
+    /// Copy what is appended to the file PATH to stdout, as tail -F does;
+    /// repeatable [env: PREFLIGHT_TAIL]
+    #[arg(long, value_name = "PATH", action = ArgAction::Append)]
+    pub tail: Vec<OsString>,
+
     /// Rewrite the command's exit code, e.g. 143:0; repeatable
     /// [env: PREFLIGHT_REMAP_EXIT]
     #[arg(long, value_name = "FROM:TO", action = ArgAction::Append)]
@@ -302,6 +333,12 @@ impl Cli {
             signal_group: false,
             single_child: false,
             rewrite: Vec::new(),
+            also: Vec::new(),
+            procfile: None,
+            restart: None,
+            max_restarts: None,
+            log_prefix: false,
+            tail: Vec::new(),
             remap_exit: Vec::new(),
             grace: None,
             kill_after: None,

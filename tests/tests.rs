@@ -116,3 +116,6 @@ mod timeline;
 /// Real containers on a real Docker engine: docker stop, exit codes,
 /// orphans, HEALTHCHECK, Ctrl-C, the compose and swarm examples.
 mod container;
+
+/// Several programs: --also, --procfile, restarts, the stop, --log-prefix, --tail.
+mod several;

@@ -19,6 +19,7 @@ mod compose_wait;
 mod credentials;
 mod env;
 pub mod secret_files;
+mod several;
 
 use std::ffi::OsString;
 use std::io;
@@ -183,7 +184,7 @@ impl Config {
         // `PREFLIGHT_LOCK_FILE`...).
         let secrets_from_files = secret_files::which(cli.secrets_from_files.as_deref(), env)?;
         not_utf8(env, &secrets_from_files)?;
-        let expansion = secret_files::read(env, &secrets_from_files, read_file)?;
+        let expansion = secret_files::read(env, &secrets_from_files, &read_file)?;
         let child_secrets = expansion.only(&secrets_from_files);
         let env = &expansion.apply(env.clone());
 
@@ -197,15 +198,17 @@ impl Config {
             .or_else(|| env.non_empty("PREFLIGHT_USER").map(str::to_string));
         let command = command(&cli, env)?;
         let templates = templates(&cli, env)?;
+        let several = several::several(&cli, env, &read_file)?;
         if mode == Mode::Run
             && command.is_none()
+            && several.programs.is_empty()
             && hooks.is_empty()
             && hooks_dir.is_none()
             && targets.is_empty()
             && templates.is_empty()
         {
             return Err(BadValue::new(
-                "nothing to do: expected a COMMAND (after --, or in PREFLIGHT_COMMAND), --wait TARGET, --template or --hook; see --help",
+                "nothing to do: expected a COMMAND (after --, or in PREFLIGHT_COMMAND), --wait TARGET, --template, --hook or --also; see --help",
             ));
         }
         let json = match &cli.mode {
@@ -220,7 +223,12 @@ impl Config {
                 if mode == Mode::Wait { "wait" } else { "check" }
             )));
         }
-        let init = init_options(&cli, env)?;
+        let init = init_options(&cli, env, several)?;
+        if init.exec && init.several.is_active() {
+            return Err(BadValue::new(
+                "--exec: preflight cannot replace itself with the command and also run side programs, --log-prefix or --tail",
+            ));
+        }
         let (log_filter, log_format) = logging(&cli.wait, env)?;
         let from_env = FromEnv::for_targets(env, &targets)?;
         let secrets = learned_secrets(&cli, env, &targets, lock.as_ref(), &from_env, &expansion);
@@ -602,7 +610,11 @@ fn command(cli: &Cli, env: &Env) -> Result<Option<Vec<OsString>>, BadValue> {
 }
 
 /// How the command and hooks are run and supervised.
-fn init_options(cli: &Cli, env: &Env) -> Result<InitOptions, BadValue> {
+fn init_options(
+    cli: &Cli,
+    env: &Env,
+    several: crate::init::Several,
+) -> Result<InitOptions, BadValue> {
     let exit_code = |s: &str| {
         s.parse::<u8>()
             .map(i32::from)
@@ -655,6 +667,7 @@ fn init_options(cli: &Cli, env: &Env) -> Result<InitOptions, BadValue> {
             Some((v, name)) => Some(blame(&name, crate::init::signals::parse(v))?),
         },
         exec: flag(cli.exec, "PREFLIGHT_EXEC", env)?,
+        several,
     })
 }
 

@@ -38,13 +38,17 @@
 //! ENOTTY/ENXIO from `tcsetpgrp`: no usable terminal).
 
 pub mod options;
+mod output;
 mod procs;
 mod reap;
+mod restart;
+mod several;
 pub mod signals;
 mod spawn;
 mod subreaper;
 mod supervise;
 mod sys;
+mod tail;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -58,7 +62,7 @@ use tracing::warn;
 use crate::exit_code::{self, Status};
 use crate::user::Credentials;
 
-pub use options::InitOptions;
+pub use options::{InitOptions, Program, Restart, Several};
 
 /// How a child ended, for log lines: `exited with status 3`, `killed by
 /// SIGTERM`, `killed by SIGRTMIN+3`.
@@ -237,6 +241,18 @@ pub fn run(cmd: &Command, role: Role, opts: &InitOptions) -> Result<Ended, Spawn
         }
     };
     Ok(supervise::Supervisor::new(child, role, opts, is_pid1()).run())
+}
+
+/// Start the main command (if any) and the side programs of
+/// `opts.several`, and supervise them all until everything has ended (see
+/// `several.rs`); the status preflight exits with. `base` gives every
+/// program its environment and user. Called like [`run`].
+pub fn run_several(
+    main: Option<&Command>,
+    base: &Command,
+    opts: &InitOptions,
+) -> Result<Status, SpawnError> {
+    several::run(main, base, opts, is_pid1())
 }
 
 /// Replace preflight with `cmd` (`--exec`); returns only on failure. The

@@ -47,3 +47,20 @@ pub fn drain(watched: i32, mut gone: impl FnMut(i32)) -> Drained {
         }
     }
 }
+
+/// Reap every child that has ended, without blocking, telling `ended`
+/// each one (pid, status); see [`drain`] for why it loops. True when no
+/// child is left at all.
+pub fn drain_all(mut ended: impl FnMut(i32, Status)) -> bool {
+    loop {
+        match sys::reap_one() {
+            Ok(Reaped::Child(pid, status)) => ended(pid, status),
+            Ok(Reaped::Running) => return false,
+            Ok(Reaped::NoChildren) => return true,
+            Err(e) => {
+                warn!("cannot reap: {e}");
+                return false;
+            }
+        }
+    }
+}

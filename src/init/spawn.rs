@@ -40,6 +40,30 @@ pub fn spawn(cmd: &Command, setup: ChildSetup) -> Result<i32, SpawnError> {
     }
 }
 
+/// Start the child with its stdout and stderr on pipes (`--log-prefix`);
+/// its pid and the pipes' read ends (CLOEXEC, as std makes them).
+pub fn spawn_piped(
+    cmd: &Command,
+    setup: ChildSetup,
+) -> Result<(i32, std::process::ChildStdout, std::process::ChildStderr), SpawnError> {
+    let mut c = command(cmd, setup)?;
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    match c.spawn() {
+        Ok(mut child) => {
+            match (child.stdout.take(), child.stderr.take()) {
+                (Some(out), Some(err)) => Ok((child.id() as i32, out, err)),
+                // Both were asked for as pipes: not expected.
+                _ => Err(SpawnError::new(
+                    &cmd.argv[0],
+                    std::io::Error::other("no pipe for its output"),
+                )),
+            }
+        }
+        Err(e) => Err(SpawnError::new(&cmd.argv[0], e)),
+    }
+}
+
 /// Become the command; returns only on failure.
 pub fn exec(cmd: &Command, setup: ChildSetup) -> SpawnError {
     match command(cmd, setup) {

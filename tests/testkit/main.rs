@@ -23,6 +23,10 @@
 //! pending SIG -- CMD...    exec CMD with SIG blocked and pending
 //! peak-rss -- CMD...       run CMD, then `peak_rss_kib N`: its VmHWM (getrusage
 //!                          of our only child), exit with its code
+//! crash-times FILE N       count runs in FILE: exit 1 the first N times, then
+//!                          act as `signals`
+//! write-lines              a partial line, a long one and one without a newline,
+//!                          on stdout and stderr, then exit 0
 //! ```
 
 #![allow(unsafe_code)]
@@ -71,6 +75,8 @@ fn run() {
             pending(preflight::init::signals::parse(sig).unwrap(), cmd)
         }
         ["peak-rss", "--", cmd @ ..] => peak_rss(cmd),
+        ["crash-times", file, n] => crash_times(file, n.parse().unwrap()),
+        ["write-lines"] => write_lines(),
         _ => {
             eprintln!("preflight-testkit: unknown arguments {args:?}");
             std::process::exit(2);
@@ -313,4 +319,35 @@ fn pending(sig: i32, cmd: &[&str]) {
     }
     let e = Command::new(cmd[0]).args(&cmd[1..]).exec();
     panic!("exec {cmd:?}: {e}");
+}
+
+/// Exit 1 for the first `n` runs (counted in `file`), then record signals.
+fn crash_times(file: &str, n: u32) {
+    let runs = std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(0)
+        + 1;
+    std::fs::write(file, runs.to_string()).unwrap();
+    if runs <= n {
+        std::process::exit(1);
+    }
+    signals(0);
+}
+
+/// Lines as programs really write them: in pieces, long, and a last one
+/// without its newline.
+fn write_lines() {
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let _ = out.write_all(b"first ");
+    let _ = out.flush();
+    std::thread::sleep(Duration::from_millis(50));
+    let _ = out.write_all(b"half\n");
+    let _ = err.write_all(b"on stderr\n");
+    let long = "x".repeat(100_000);
+    let _ = out.write_all(format!("{long}\n").as_bytes());
+    let _ = out.write_all(b"two\nlines\n");
+    let _ = err.write_all(b"no newline");
+    let _ = out.flush();
 }
