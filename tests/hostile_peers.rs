@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 
 /// The memory ceiling of one preflight run against a hostile peer. A run
 /// against a polite peer peaks at about 3 MiB (debug build); one that kept
-/// what a peer streams reached gigabytes.
-const CEILING_KIB: u64 = 8 * 1024;
+/// what a peer streams reached gigabytes. The debug build's postgres runs
+/// peaked within 8 KiB of 8 MiB, so that any code added to the binary (the
+/// several-programs supervisor: +1.1 MB of debug binary) went over: 9 MiB.
+const CEILING_KIB: u64 = 9 * 1024;
 
 /// How long a run may take before the test calls it hung: far above the
 /// `--timeout 2s` it is given.
