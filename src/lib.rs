@@ -20,8 +20,11 @@
 //!   line it writes ([`logging`]), scrubbed from its argv.
 //! - [`probe`]: what "ready" means, one module per protocol (+ `net`, `tls`).
 //! - [`wait`]: when to try: all targets at once, backoff, deadlines.
+//! - [`templates`]: `--template`/`--templates-dir`, config files rendered
+//!   from the environment after waiting, written atomically.
 //! - [`lock`]: `--lock`, one replica at a time through the hooks.
 //! - [`hooks`]: plan and run the hooks, in order, under `init`.
+//! - [`timeline`]: the one line that says where the start-up time went.
 //! - [`user`]: `--user` resolved to ids, groups and HOME.
 //! - [`init`]: the synchronous PID-1 core (spawn, forward, reap, shut down);
 //!   its input is [`init::InitOptions`].
@@ -32,8 +35,9 @@
 //! # Data flow
 //!
 //! argv → `cli` → `config` (with the environment and the `NAME_FILE`
-//! secrets; built once) → `wait` (tokio, current thread) → probes → `lock` →
-//! runtime dropped → hooks and command under `init` → exit code. Nothing
+//! secrets; built once) → `wait` (tokio, current thread) → probes →
+//! `templates` → `lock` → runtime dropped → hooks and command (and the
+//! side programs) under `init` → exit code; `timeline` hears of each phase. Nothing
 //! below `config` reads the process environment for a setting; `values` and
 //! `secrets` are leaves that import nothing of preflight.
 
