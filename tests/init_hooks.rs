@@ -32,8 +32,15 @@ fn a_hook_past_its_timeout_gets_term_first() {
         As::Plain,
         &["--hook-timeout", "100ms", "--hook", &hook, "--", "true"],
     );
-    run.ready();
+    let worker = run.ready();
     assert_eq!(run.code(), 124, "{}", run.stderr());
+    // The helper outlives the hook (a hook's leftovers live on): it got
+    // the TERM if it flushes and ends.
+    let ended = crate::support::process::gone_within(worker, crate::support::run::PATIENCE);
+    if !ended {
+        kill(worker, libc::SIGKILL);
+    }
+    assert!(ended, "the hook's helper never got TERM");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
 }
 
@@ -97,4 +104,37 @@ fn a_signal_during_a_hook_reaches_the_hook_alone() {
             .collect();
         assert_eq!(rest, Vec::<String>::new(), "{how:?}: only the hook");
     }
+}
+
+#[test]
+fn a_timed_out_hook_gets_term_as_a_whole_group() {
+    // The hook's own helper (same group) must get the TERM too, and time
+    // to flush, not only the hook's first process.
+    let kit = testkit();
+    let dir = TempDir::new();
+    let file = dir.join("flushed");
+    let hook = format!("sh -c '{kit} flush-on-term {} & wait'", file.display());
+    let mut run = Run::start(
+        As::Plain,
+        &[
+            "--hook-timeout",
+            "300ms",
+            "--grace",
+            "30s",
+            "--hook",
+            &hook,
+            "--",
+            "true",
+        ],
+    );
+    let worker = run.ready();
+    assert_eq!(run.code(), 124, "{}", run.stderr());
+    // The helper outlives the hook (a hook's leftovers live on): it got
+    // the TERM if it flushes and ends.
+    let ended = crate::support::process::gone_within(worker, crate::support::run::PATIENCE);
+    if !ended {
+        kill(worker, libc::SIGKILL);
+    }
+    assert!(ended, "the hook's helper never got TERM");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
 }
