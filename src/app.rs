@@ -376,7 +376,7 @@ fn lock_phase(config: &Config, target: &Target) -> Result<std::net::TcpStream, u
     let result = runtime.block_on(lock::acquire(
         &config.from_env.complete(target),
         name,
-        config.wait.timeout,
+        config.lock_timeout,
         config.wait.try_timeout,
         wait::interrupt::terminating(),
     ));
@@ -387,8 +387,12 @@ fn lock_phase(config: &Config, target: &Target) -> Result<std::net::TcpStream, u
             Ok(socket)
         }
         Err(LockError::TimedOut(last)) => {
-            let last = last.map(|l| format!(": {l}")).unwrap_or_default();
-            error!("timed out taking lock '{name}' on {target}{last}");
+            let last = last.unwrap_or_else(|| "no answer from the server yet".into());
+            let after = config.lock_timeout.unwrap_or_default();
+            error!(
+                "timed out after {} (--lock-timeout) taking lock '{name}' on {target}: {last}",
+                humantime::format_duration(after)
+            );
             Err(exit_code::TIMED_OUT)
         }
         Err(LockError::Failed(reason)) => {

@@ -86,6 +86,11 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub lock_name: Option<String>,
 
+    /// Give up taking the --lock after DURATION (exit 124); --timeout bounds
+    /// only the wait for dependencies [default: none] [env: PREFLIGHT_LOCK_TIMEOUT]
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
+
     /// Run hooks and command as USER[:GROUP] (names or ids), like gosu
     /// [env: PREFLIGHT_USER]
     #[arg(long, value_name = "USER[:GROUP]")]
@@ -328,6 +333,7 @@ impl Cli {
             hook_timeout: None,
             lock: None,
             lock_name: None,
+            lock_timeout: None,
             user: None,
             secrets_from_files: None,
             signal_group: false,

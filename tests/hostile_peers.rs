@@ -79,7 +79,7 @@ fn lock(url: String) -> Vec<String> {
     [
         "--lock",
         &url,
-        "--timeout",
+        "--lock-timeout",
         "2s",
         "--try-timeout",
         "500ms",

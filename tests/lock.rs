@@ -293,3 +293,90 @@ fn a_mysql_lock_killed_by_the_server_stops_the_hooks() {
         sql(&format!("KILL {holder}"));
     });
 }
+
+/// A replica that holds the lock for a while (its hook touches `ready` once
+/// the lock is taken, then sleeps), for the waiting tests below.
+fn holder(name: &str, dir: &std::path::Path, seconds: f32) -> std::process::Child {
+    let ready = dir.join("ready");
+    let child = preflight()
+        .args(["--lock", POSTGRES, "--lock-name", name])
+        .args([
+            "--hook",
+            &format!("sh -c 'touch {}; sleep {seconds}'", ready.display()),
+            "--",
+            "true",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the holder never got the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+#[test]
+fn lock_timeout_ends_the_wait_for_the_lock_naming_the_holder() {
+    require!(
+        listening("127.0.0.1:5432"),
+        "no PostgreSQL on 127.0.0.1:5432"
+    );
+    let dir = TempDir::new();
+    let name = lock_name("lock-timeout");
+    let mut holder = holder(&name, dir.path(), 4.0);
+    let out = preflight()
+        .args([
+            "--lock",
+            POSTGRES,
+            "--lock-name",
+            &name,
+            "--lock-timeout",
+            "1s",
+        ])
+        .args(["--timeout", "60s", "--", "echo", "command ran"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{stderr}");
+    assert!(out.stdout.is_empty(), "the command must not run");
+    assert!(
+        stderr.contains(&format!(
+            "timed out after 1s (--lock-timeout) taking lock '{name}' on {POSTGRES}: another replica holds it"
+        )),
+        "{stderr}"
+    );
+    assert!(holder.wait().unwrap().success());
+}
+
+#[test]
+fn the_dependency_timeout_does_not_bound_the_lock_and_the_wait_is_reported() {
+    require!(
+        listening("127.0.0.1:5432"),
+        "no PostgreSQL on 127.0.0.1:5432"
+    );
+    let dir = TempDir::new();
+    let name = lock_name("no-lock-limit");
+    // Held for longer than one progress period (10 s) and than --timeout.
+    let mut holder = holder(&name, dir.path(), 11.5);
+    let out = preflight()
+        .args(["--lock", POSTGRES, "--lock-name", &name, "--timeout", "1s"])
+        .args(["--", "echo", "command ran"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "command ran\n");
+    assert!(
+        stderr.contains(&format!(
+            "still waiting for lock '{name}' on {POSTGRES} after 10s: another replica holds it"
+        )),
+        "{stderr}"
+    );
+    assert!(holder.wait().unwrap().success());
+}

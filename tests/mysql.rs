@@ -263,7 +263,7 @@ async fn lock_is_held_until_its_socket_is_dropped() {
     let name = format!("pre'flight\\test \"{}\"", std::process::id());
     let first = timeout(
         Duration::from_secs(10),
-        mysql::lock(&t, &name, Duration::from_secs(10)),
+        mysql::lock(&t, &name, Duration::from_secs(10), &Default::default()),
     )
     .await
     .expect("first lock hung")
@@ -295,7 +295,7 @@ async fn lock_is_held_until_its_socket_is_dropped() {
     let name2 = name.clone();
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     let second = tokio::spawn(async move {
-        let sock = mysql::lock(&t2, &name2, Duration::from_secs(10)).await;
+        let sock = mysql::lock(&t2, &name2, Duration::from_secs(10), &Default::default()).await;
         let _ = tx.send(());
         sock
     });

@@ -742,16 +742,26 @@ async fn lock_is_granted_to_the_second_only_after_the_first_socket_is_dropped() 
     let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
     // A name of its own, so parallel runs of other tests cannot interfere.
     let name = format!("preflight-test-{}", std::process::id());
-    let first = preflight::lock::postgres::lock(&target, &name, Duration::from_secs(10))
-        .await
-        .unwrap();
+    let first = preflight::lock::postgres::lock(
+        &target,
+        &name,
+        Duration::from_secs(10),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
 
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     let second = tokio::spawn({
         let (target, name) = (target.clone(), name.clone());
         async move {
-            let got =
-                preflight::lock::postgres::lock(&target, &name, Duration::from_secs(10)).await;
+            let got = preflight::lock::postgres::lock(
+                &target,
+                &name,
+                Duration::from_secs(10),
+                &Default::default(),
+            )
+            .await;
             let _ = tx.send(Instant::now());
             got
         }
@@ -833,15 +843,28 @@ async fn a_lock_waiter_that_gives_up_leaves_no_backend_queued_for_the_lock() {
     let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
     let name = format!("preflight-test-abandon-{}", std::process::id());
     let key = preflight::lock::postgres::lock_key(&name);
-    let held = preflight::lock::postgres::lock(&target, &name, Duration::from_secs(10))
-        .await
-        .unwrap();
+    let held = preflight::lock::postgres::lock(
+        &target,
+        &name,
+        Duration::from_secs(10),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     // A second lock call queues behind the first; wait/ drops a future
     // whose deadline passed: here once the server shows it queued (a
     // handshake: under load a fixed delay may end before it even connects).
     let waiter = tokio::spawn({
         let (target, name) = (target.clone(), name.clone());
-        async move { preflight::lock::postgres::lock(&target, &name, Duration::from_secs(10)).await }
+        async move {
+            preflight::lock::postgres::lock(
+                &target,
+                &name,
+                Duration::from_secs(10),
+                &Default::default(),
+            )
+            .await
+        }
     });
     let start = Instant::now();
     while lock_waiters(key) != "1" {

@@ -95,6 +95,9 @@ pub struct Config {
     pub hook_timeout: Option<Duration>,
     pub lock: Option<Target>,
     pub lock_name: String,
+    /// `--lock-timeout`: how long taking the lock may take (None: no limit;
+    /// the server frees a dead holder's lock with its connection).
+    pub lock_timeout: Option<Duration>,
     /// What the environment adds to the targets and the lock (passwords, CA
     /// file): see [`FromEnv::complete`].
     pub from_env: FromEnv,
@@ -192,6 +195,15 @@ impl Config {
         let (wait, sleep_before, sleep_after) = wait_policy(&cli.wait, env)?;
         let (hooks, hooks_dir, hook_timeout) = hooks(&cli, env)?;
         let (lock, lock_name) = lock(&cli, env)?;
+        let lock_timeout = optional_duration(
+            Source {
+                flag: "--lock-timeout",
+                var: "PREFLIGHT_LOCK_TIMEOUT",
+            },
+            cli.lock_timeout.as_deref(),
+            env,
+        )?
+        .filter(|t| !t.is_zero());
         let user = cli
             .user
             .clone()
@@ -242,6 +254,7 @@ impl Config {
             hook_timeout,
             lock,
             lock_name,
+            lock_timeout,
             from_env,
             user,
             secrets_from_files,

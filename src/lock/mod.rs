@@ -27,7 +27,6 @@
 pub mod mysql;
 pub mod postgres;
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::io::Read;
 use std::net::TcpStream;
@@ -65,6 +64,10 @@ async fn bounded<T>(
 /// Pause between two tries when the database cannot be reached: short first,
 /// doubling up to a cap.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
+/// How often a replica waiting for the lock says so (at most this apart).
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// The reason while the server is reachable and the lock is simply taken.
+pub const HELD: &str = "another replica holds it";
 const MAX_RETRY: Duration = Duration::from_secs(2);
 
 /// Why no lock was taken.
@@ -88,14 +91,15 @@ pub async fn acquire(
     try_timeout: Duration,
     interrupt: impl Future<Output = i32>,
 ) -> Result<TcpStream, LockError> {
-    // The last reason, for the timeout's message.
-    let last: RefCell<Option<String>> = RefCell::new(None);
+    // The last reason, for the progress lines and the timeout's message: a
+    // try's failure, or HELD once a backend waits in the server's queue.
+    let last: Mutex<Option<String>> = Mutex::new(None);
     let attempt = async {
         let mut pause = FIRST_RETRY;
         loop {
             let result = match target.protocol {
-                Protocol::Postgres => postgres::lock(target, name, try_timeout).await,
-                Protocol::Mysql => mysql::lock(target, name, try_timeout).await,
+                Protocol::Postgres => postgres::lock(target, name, try_timeout, &last).await,
+                Protocol::Mysql => mysql::lock(target, name, try_timeout, &last).await,
                 _ => Err(ProbeError::Fatal(format!(
                     "{target} is not a postgres:// or mysql:// URL"
                 ))),
@@ -104,7 +108,7 @@ pub async fn acquire(
                 Ok(socket) => return Ok(socket),
                 Err(e) if e.is_retryable() => {
                     debug!("cannot take the lock on {target} yet: {e}");
-                    *last.borrow_mut() = Some(e.to_string());
+                    note(&last, &e.to_string());
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(MAX_RETRY);
                 }
@@ -112,17 +116,42 @@ pub async fn acquire(
             }
         }
     };
+    // Ends at `timeout` (`--lock-timeout`; None: never), saying every
+    // PROGRESS_EVERY who holds things up and for how long.
     let deadline = async {
-        match timeout {
-            Some(t) => tokio::time::sleep(t).await,
-            None => std::future::pending().await,
+        let start = tokio::time::Instant::now();
+        let end = timeout.filter(|t| !t.is_zero()).map(|t| start + t);
+        let mut next = start + PROGRESS_EVERY;
+        loop {
+            if let Some(end) = end.filter(|e| *e <= next) {
+                tokio::time::sleep_until(end).await;
+                return;
+            }
+            tokio::time::sleep_until(next).await;
+            let why = last
+                .lock()
+                .map(|l| l.clone())
+                .unwrap_or_default()
+                .unwrap_or_else(|| "no answer from the server yet".into());
+            info!(
+                "still waiting for lock '{name}' on {target} after {}s: {why}",
+                (next - start).as_secs()
+            );
+            next += PROGRESS_EVERY;
         }
     };
     info!("taking lock '{name}' on {target}");
     tokio::select! {
         result = attempt => result,
-        () = deadline => Err(LockError::TimedOut(last.borrow_mut().take())),
+        () = deadline => Err(LockError::TimedOut(last.lock().ok().and_then(|mut l| l.take()))),
         sig = interrupt => Err(LockError::Interrupted(sig)),
+    }
+}
+
+/// Remember why the lock is not taken yet (a try's failure, or [`HELD`]).
+pub fn note(reason: &Mutex<Option<String>>, why: &str) {
+    if let Ok(mut r) = reason.lock() {
+        *r = Some(why.to_string());
     }
 }
 

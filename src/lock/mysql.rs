@@ -32,6 +32,7 @@ pub async fn lock(
     target: &Target,
     name: &str,
     try_timeout: Duration,
+    reason: &std::sync::Mutex<Option<String>>,
 ) -> Result<std::net::TcpStream, ProbeError> {
     let mut conn = bounded(try_timeout, async {
         let mut conn = Conn::open(target, &crate::probe::mysql::conn::Ssl::new(target)).await?;
@@ -71,6 +72,7 @@ pub async fn lock(
                         lock = name,
                         "waiting for migration lock held by another replica"
                     );
+                    super::note(reason, super::HELD);
                 }
                 seconds = ROUND.as_secs();
             }

@@ -31,6 +31,7 @@ pub async fn lock(
     target: &Target,
     name: &str,
     try_timeout: Duration,
+    reason: &std::sync::Mutex<Option<String>>,
 ) -> Result<std::net::TcpStream, ProbeError> {
     let key = lock_key(name);
     let connector = crate::probe::postgres::connect::Connector::new(target);
@@ -51,6 +52,7 @@ pub async fn lock(
             key,
             "waiting for migration lock held by another replica"
         );
+        super::note(reason, super::HELD);
         let wait = format!("SELECT pg_advisory_lock({key})");
         loop {
             match bounded(try_timeout + ROUND, session.query_or_refusal(&wait)).await? {
