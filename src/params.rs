@@ -84,13 +84,26 @@ impl TlsParams {
     }
 
     /// The client options for this mode: what is verified and against what.
-    /// `extra_ca` is `PREFLIGHT_CA_FILE`.
+    /// `extra_ca` is `PREFLIGHT_CA_FILE`. libpq's rule (the MySQL client's
+    /// too): with a root certificate file, `require` verifies the chain.
     pub fn options(&self, mode: TlsMode, extra_ca: Option<PathBuf>) -> Options {
+        self.build(mode, extra_ca, true)
+    }
+
+    /// For schemes that speak TLS from the first byte (`rediss://`,
+    /// `amqps://`): `ssl_cert_reqs=none` / `verify=verify_none` verify
+    /// nothing, a CA file given or not, as redis-py and RabbitMQ read them.
+    pub fn scheme_options(&self, mode: TlsMode, extra_ca: Option<PathBuf>) -> Options {
+        self.build(mode, extra_ca, false)
+    }
+
+    fn build(&self, mode: TlsMode, extra_ca: Option<PathBuf>, ca_verifies: bool) -> Options {
         let verify = match mode {
             TlsMode::VerifyFull => Verify::Full,
             TlsMode::VerifyCa => Verify::Ca,
-            // libpq: with a root certificate file, require verifies the chain.
-            TlsMode::Require if matches!(self.roots, Some(Roots::File(_))) => Verify::Ca,
+            TlsMode::Require if ca_verifies && matches!(self.roots, Some(Roots::File(_))) => {
+                Verify::Ca
+            }
             _ => Verify::None,
         };
         Options {
@@ -313,6 +326,15 @@ mod tests {
             ..TlsParams::default()
         };
         assert_eq!(with_ca.options(TlsMode::Require, None).verify, Verify::Ca);
+        // rediss://...?ssl_cert_reqs=none&ssl_ca_certs=...: none is none.
+        assert_eq!(
+            with_ca.scheme_options(TlsMode::Require, None).verify,
+            Verify::None
+        );
+        assert_eq!(
+            with_ca.scheme_options(TlsMode::VerifyFull, None).verify,
+            Verify::Full
+        );
         assert_eq!(
             with_ca.options(TlsMode::VerifyFull, None).verify,
             Verify::Full

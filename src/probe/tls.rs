@@ -178,7 +178,7 @@ pub fn for_scheme(target: &crate::target::Target) -> Option<Tls> {
     let mode = params.effective_mode(target.protocol, true);
     Some(Tls::with_options(
         &target.host,
-        &params.options(mode, target.ca_file.clone()),
+        &params.scheme_options(mode, target.ca_file.clone()),
     ))
 }
 
