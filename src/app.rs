@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::{self, Config, Env, Expansion, Mode, OnTimeout};
 use crate::exit_code::{self, Status};
@@ -302,6 +302,9 @@ fn run_all(config: &Config) -> u8 {
         return exit_code::OK;
     };
     timeline.log(Outcome::Started);
+    if let Some(hint) = crate::hooks::shell_hint(&argv) {
+        warn!("the command: {hint}");
+    }
     cmd.argv = argv;
     if config.init.exec {
         let e = init::exec(&cmd, &config.init);

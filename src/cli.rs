@@ -39,6 +39,7 @@ fn after_help() -> String {
 #[command(
     name = "preflight",
     version,
+    override_usage = "preflight [OPTIONS] [-- COMMAND...]\n       preflight wait [OPTIONS] TARGET...\n       preflight check [OPTIONS] TARGET...",
     after_help = after_help(),
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = false

@@ -25,7 +25,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::exit_code::{self, Status};
 use crate::init::{self, InitOptions, Role};
@@ -82,18 +82,47 @@ pub fn plan(
         let Some(program) = argv.first() else {
             continue;
         };
+        let hint = shell_hint(argv);
         if let Err((code, why)) = find_program(program, path) {
+            let hint = hint.map(|h| format!("; {h}")).unwrap_or_default();
             return Err(HookError {
                 code,
                 error: BadValue::new(format!(
-                    "hook '{hook}': '{}' {why}",
+                    "hook '{hook}': '{}' {why}{hint}",
                     Path::new(program).display()
                 )),
             });
         }
+        if let Some(hint) = hint {
+            warn!("hook '{hook}': {hint}");
+        }
         out.push(hook);
     }
     Ok(out)
+}
+
+/// Words a shell would have read as syntax, which reach the program as
+/// plain arguments because preflight runs hooks and commands without one.
+const SHELL_SYNTAX: &[&str] = &["&&", "||", "|", ";", "&", ">", ">>", "<", "2>&1", "2>"];
+
+/// A first mistake people make: `--hook 'cd /app && ./migrate'` or
+/// `echo $HOME` written as if a shell ran it. The one-line advice, with the
+/// `sh -c '...'` spelling, or None when nothing looks like shell syntax.
+pub fn shell_hint(argv: &[OsString]) -> Option<String> {
+    let word = argv.iter().filter_map(|w| w.to_str()).find(|w| {
+        SHELL_SYNTAX.contains(w)
+            || w.strip_prefix('$')
+                .and_then(|v| v.chars().next())
+                .is_some_and(|c| c == '{' || c == '_' || c.is_ascii_alphabetic())
+    })?;
+    let text: Vec<String> = argv
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    Some(format!(
+        "'{word}' reaches the program as a plain argument: preflight runs it without a shell; for shell syntax write sh -c '{}'",
+        text.join(" ")
+    ))
 }
 
 /// The executables in `dir`, sorted by name; the rest skipped with a line.
@@ -335,6 +364,41 @@ mod tests {
         assert_eq!(
             (e.code, e.error.message()),
             (2, "hooks directory '/no/such/dir': does not exist")
+        );
+    }
+
+    #[test]
+    fn shell_syntax_in_a_hook_gets_the_sh_c_spelling() {
+        let words = |s: &str| -> Vec<OsString> { s.split(' ').map(Into::into).collect() };
+        assert_eq!(
+            shell_hint(&words("cd /app && ./migrate")).unwrap(),
+            "'&&' reaches the program as a plain argument: preflight runs it without a shell; for shell syntax write sh -c 'cd /app && ./migrate'"
+        );
+        assert!(
+            shell_hint(&words("echo $HOME"))
+                .unwrap()
+                .contains("'$HOME'")
+        );
+        assert!(shell_hint(&words("echo ${HOME}")).is_some());
+        assert!(shell_hint(&words("migrate > /tmp/log")).is_some());
+        assert_eq!(
+            shell_hint(&words("python manage.py migrate --noinput")),
+            None
+        );
+        // A price, a regex anchor: not shell syntax.
+        assert_eq!(shell_hint(&words("echo 5$ ^a$")), None);
+        let e = plan(
+            None,
+            &[words("cd /app && ./migrate")],
+            Some(OsStr::new("/nonexistent")),
+        )
+        .unwrap_err();
+        assert!(
+            e.error
+                .message()
+                .ends_with("write sh -c 'cd /app && ./migrate'"),
+            "{}",
+            e.error.message()
         );
     }
 

@@ -29,6 +29,12 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 }
 
 fn run(args: Vec<std::ffi::OsString>) -> u8 {
+    // `--wait db:5432 python3 -c ...` without `--`: clap stops at `-c`, which
+    // says nothing of the mistake; the hint does.
+    let forgot_dashes = !args.iter().any(|a| a == "--")
+        && args.iter().any(|a| {
+            a == "--wait" || a == "-w" || a.to_str().is_some_and(|a| a.starts_with("--wait="))
+        });
     let cli = match preflight::cli::Cli::parse_args(args) {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -42,7 +48,13 @@ fn run(args: Vec<std::ffi::OsString>) -> u8 {
                 .next()
                 .unwrap_or("bad arguments")
                 .trim_start_matches("error: ");
-            eprintln!("preflight: {first} (see --help)");
+            if forgot_dashes && e.kind() == ErrorKind::UnknownArgument {
+                eprintln!(
+                    "preflight: {first}: a command goes after -- (preflight --wait TARGET... -- COMMAND...)"
+                );
+            } else {
+                eprintln!("preflight: {first} (see --help)");
+            }
             return preflight::exit_code::USAGE;
         }
     };

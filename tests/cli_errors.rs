@@ -187,3 +187,38 @@ fn a_variable_preflight_reads_that_is_not_utf8_stops_the_start() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(out.stdout, b"nob\xffdy");
 }
+
+#[test]
+fn a_command_written_without_dashes_after_wait_is_explained() {
+    let out = preflight()
+        .args(["--wait", "127.0.0.1:6379", "python3", "-c", "print(1)"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("'-c'") && stderr.contains("a command goes after --"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn shell_syntax_in_a_hook_or_the_command_is_explained_with_sh_c() {
+    let out = preflight()
+        .args(["--hook", "cd /app && ./migrate", "--", "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(127), "{stderr}");
+    assert!(
+        stderr.contains("without a shell; for shell syntax write sh -c 'cd /app && ./migrate'"),
+        "{stderr}"
+    );
+    // A command that runs anyway gets the same advice once, as a warning.
+    let out = preflight().args(["--", "echo", "$HOME"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "$HOME\n");
+    assert_eq!(stderr.matches("sh -c 'echo $HOME'").count(), 1, "{stderr}");
+}
