@@ -138,3 +138,31 @@ fn a_timed_out_hook_gets_term_as_a_whole_group() {
     assert!(ended, "the hook's helper never got TERM");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
 }
+
+#[test]
+fn a_timed_out_hook_that_ignores_term_loses_its_whole_group_to_kill() {
+    // Hook and helper both ignore TERM: after the grace period KILL must
+    // reach the helper too, not only the hook's first process.
+    let kit = testkit();
+    let hook = format!("sh -c 'trap \"\" TERM; {kit} ignore-term & wait'");
+    let mut run = Run::start(
+        As::Plain,
+        &[
+            "--hook-timeout",
+            "200ms",
+            "--grace",
+            "200ms",
+            "--hook",
+            &hook,
+            "--",
+            "true",
+        ],
+    );
+    let helper = run.ready();
+    assert_eq!(run.code(), 124, "{}", run.stderr());
+    let gone = crate::support::process::gone_within(helper, std::time::Duration::from_secs(10));
+    if !gone {
+        kill(helper, libc::SIGKILL);
+    }
+    assert!(gone, "the hook's helper {helper} survived the KILL");
+}
