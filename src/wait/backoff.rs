@@ -132,6 +132,16 @@ impl Jitter {
 mod tests {
     use super::*;
 
+    /// SplitMix64's first outputs for seed 0, computed independently in
+    /// Python: the jitter is that generator, not something like it.
+    #[test]
+    fn jitter_is_splitmix64() {
+        let mut j = Jitter::new(0);
+        assert_eq!(j.next_u64(), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(j.next_u64(), 0x6e78_9e6a_a1b9_65f4);
+        assert_eq!(j.next_u64(), 0x06c4_5d18_8009_454f);
+    }
+
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
