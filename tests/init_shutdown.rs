@@ -31,7 +31,14 @@ fn a_leftover_worker_gets_term_and_time_to_flush() {
         );
         run.ready();
         let started = Instant::now();
-        assert_eq!(run.code(), 0, "{how:?}");
+        let (status, _) = run.finish();
+        assert_eq!(status.code(), Some(0), "{how:?}");
+        // It ended on TERM: no KILL was sent, so none is logged.
+        assert!(
+            !run.stderr().contains("sending KILL"),
+            "{how:?}: {}",
+            run.stderr()
+        );
         assert_eq!(
             std::fs::read_to_string(&file).unwrap(),
             "flushed\n",
@@ -211,6 +218,9 @@ fn one_leftover_ending_on_term_does_not_end_the_shutdown_of_the_others() {
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
     assert!(!alive(recorder), "the recorder {recorder} was left running");
+    // One TERM for the group, however many of it end meanwhile; then the
+    // KILL, which it cannot record.
+    assert_eq!(run.rest(), [format!("{recorder} {}", libc::SIGTERM)]);
 }
 
 #[test]
