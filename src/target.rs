@@ -195,11 +195,23 @@ fn scrub(expected: String, input: &str) -> String {
     };
     let scheme_end = input.find("://").map_or(0, |i| i + 3).min(at);
     // The whole password first: a quote inside it would shift the quoted
-    // pieces below (found by fuzz/target_url).
-    let expected = match input[scheme_end..at].split_once(':') {
-        Some((_, password)) if !password.is_empty() => expected.replace(password, "***"),
-        _ => expected,
-    };
+    // pieces below (found by fuzz/target_url). Which `@` ends the user-info
+    // depends on the scheme's parse, so every candidate is hidden: from the
+    // first `:` to each `@`, longest first.
+    let mut expected = expected;
+    if let Some(colon) = input[scheme_end..at].find(':') {
+        let start = scheme_end + colon + 1;
+        let ends: Vec<usize> = input[start..=at]
+            .match_indices('@')
+            .map(|(i, _)| start + i)
+            .collect();
+        for &end in ends.iter().rev() {
+            let password = &input[start..end];
+            if !password.is_empty() {
+                expected = expected.replace(password, "***");
+            }
+        }
+    }
     let safe = |v: &str| input[..scheme_end].contains(v) || input[at + 1..].contains(v);
     let mut out = String::new();
     let mut parts = expected.split('\'');
@@ -252,6 +264,13 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
         // dns://name?type=SRV: a name, no port, the query is the question.
         let (name, query) = rest.split_once('?').unwrap_or((rest, ""));
         let name = name.trim_end_matches('/');
+        if name.contains('@') {
+            // Never quote what may be a user-info.
+            return Err(
+                "a dns:// target takes no user or password, expected dns://name[?type=A|AAAA|SRV]"
+                    .into(),
+            );
+        }
         if name.is_empty()
             || name.contains(['@', '/', ':'])
             || !name
@@ -677,6 +696,24 @@ mod tests {
     fn a_password_with_a_quote_never_appears_in_an_error() {
         let e = bad("mysql://user:'s;Cr1zrr0a@_ ");
         assert!(!e.contains("Cr1zrr0a"), "{e}");
+    }
+
+    #[test]
+    fn a_password_followed_by_another_at_never_appears_in_an_error() {
+        // Found by fuzz/target_url: after `user:PASSWORD@` comes no host but
+        // a query holding a second `@`; dns:// quoted the whole user-info.
+        let password = "'+aes3crJJJetpw";
+        for scheme in protocol::SCHEMES.iter().flat_map(|s| s.names.iter()) {
+            let url = format!("{scheme}://user:{password}@?c:/:[6t@\0/\0");
+            match parse(&url) {
+                Err(e) => assert!(!e.to_string().contains("aes3cr"), "{url} -> {e}"),
+                Ok(t) => {
+                    assert!(!t.redacted().contains("aes3cr"), "{url} -> {t}");
+                    assert!(!format!("{t:?}").contains("aes3cr"), "{url} -> {t:?}");
+                }
+            }
+        }
+        assert!(bad("dns://user:pw@name").contains("takes no user or password"));
     }
 
     #[test]
