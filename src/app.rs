@@ -50,6 +50,9 @@ pub fn run(cli: crate::cli::Cli) -> u8 {
     let known = crate::secrets::known();
     init::scrub_args(&known.iter().map(|s| s.as_bytes()).collect::<Vec<_>>());
     crate::logging::init(&config.log_filter, config.log_format);
+    for warning in &config.warnings {
+        warn!("{warning}");
+    }
 
     match config.mode {
         Mode::Check => check(&config),

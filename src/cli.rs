@@ -192,20 +192,10 @@ pub struct WaitArgs {
     #[arg(id = "wait_targets", short = 'w', long = "wait", value_name = "TARGET", num_args = 1.., action = ArgAction::Append, global = true)]
     pub targets: Vec<String>,
 
-    /// Give up waiting after DURATION (0: never) [default: 60s]
-    /// [env: PREFLIGHT_TIMEOUT]
-    #[arg(short, long, value_name = "DURATION", global = true)]
-    pub timeout: Option<String>,
-
     /// Deadline of one try: connect plus protocol exchange [default: 2s]
     /// [env: PREFLIGHT_TRY_TIMEOUT]
     #[arg(long, value_name = "DURATION", global = true)]
     pub try_timeout: Option<String>,
-
-    /// What to do when waiting times out: fail (exit 124) or continue
-    /// [env: PREFLIGHT_ON_TIMEOUT]
-    #[arg(long, value_name = "fail|continue", global = true)]
-    pub on_timeout: Option<String>,
 
     /// More output (-v debug, -vv trace) [env: PREFLIGHT_LOG]
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -218,6 +208,35 @@ pub struct WaitArgs {
     /// Log line format on stderr: text or json [env: PREFLIGHT_LOG_FORMAT]
     #[arg(long, value_name = "text|json", global = true)]
     pub log_format: Option<String>,
+
+    #[command(flatten)]
+    pub deadline: Deadline,
+}
+
+/// How long waiting may take, and what then: options of the default mode
+/// and of `wait`, not of `check` (it tries each target once), so they are
+/// not global and `wait` has its own.
+#[derive(Debug, Args, Default, Clone)]
+pub struct Deadline {
+    /// Give up waiting after DURATION (0: never) [default: 60s]
+    /// [env: PREFLIGHT_TIMEOUT]
+    #[arg(short, long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// What to do when waiting times out: fail (exit 124) or continue
+    /// [env: PREFLIGHT_ON_TIMEOUT]
+    #[arg(long, value_name = "fail|continue")]
+    pub on_timeout: Option<String>,
+}
+
+impl Deadline {
+    /// The subcommand's value of each option, else the one before it.
+    fn or(&self, outer: &Deadline) -> Deadline {
+        Deadline {
+            timeout: self.timeout.clone().or_else(|| outer.timeout.clone()),
+            on_timeout: self.on_timeout.clone().or_else(|| outer.on_timeout.clone()),
+        }
+    }
 }
 
 impl Cli {
@@ -288,11 +307,17 @@ impl Cli {
                     ModeArgs::Check {
                         targets,
                         json: false,
+                        timeout: None,
+                        on_timeout: None,
                     }
                 } else {
                     ModeArgs::Wait {
                         targets,
                         json: false,
+                        deadline: Deadline {
+                            timeout: None,
+                            on_timeout: None,
+                        },
                     }
                 });
                 Some(cli)
@@ -320,12 +345,14 @@ impl Cli {
             mode: None,
             wait: WaitArgs {
                 targets: Vec::new(),
-                timeout: None,
                 try_timeout: None,
-                on_timeout: None,
                 verbose: 0,
                 quiet: 0,
                 log_format: None,
+                deadline: Deadline {
+                    timeout: None,
+                    on_timeout: None,
+                },
             },
             hooks: Vec::new(),
             hooks_dir: None,
@@ -392,6 +419,8 @@ pub enum ModeArgs {
         /// and last reason [env: PREFLIGHT_JSON]
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        deadline: Deadline,
     },
     /// Try every TARGET once: exit 0 if all are ready now, 1 if not (for
     /// HEALTHCHECK and readiness probes)
@@ -402,7 +431,47 @@ pub enum ModeArgs {
         /// reason [env: PREFLIGHT_JSON]
         #[arg(long)]
         json: bool,
+        /// Accepted but meaningless here (check tries once; the try's
+        /// deadline is --try-timeout): a warning says so. Not in --help.
+        #[arg(short, long, value_name = "DURATION", hide = true)]
+        timeout: Option<String>,
+        #[arg(long, value_name = "fail|continue", hide = true)]
+        on_timeout: Option<String>,
     },
+}
+
+impl Cli {
+    /// `--timeout` and `--on-timeout` as they apply to waiting: `wait`'s own
+    /// over those before the subcommand. Given to `check`, they wait for
+    /// nothing: see [`Cli::ignored_by_check`].
+    pub fn deadline(&self) -> Deadline {
+        match &self.mode {
+            Some(ModeArgs::Wait { deadline, .. }) => deadline.or(&self.wait.deadline),
+            Some(ModeArgs::Check { .. }) => Deadline::default(),
+            None => self.wait.deadline.clone(),
+        }
+    }
+
+    /// The waiting options given to `check`, which tries each target once.
+    pub fn ignored_by_check(&self) -> Vec<&'static str> {
+        let Some(ModeArgs::Check {
+            timeout,
+            on_timeout,
+            ..
+        }) = &self.mode
+        else {
+            return Vec::new();
+        };
+        let outer = &self.wait.deadline;
+        let mut ignored = Vec::new();
+        if timeout.is_some() || outer.timeout.is_some() {
+            ignored.push("--timeout");
+        }
+        if on_timeout.is_some() || outer.on_timeout.is_some() {
+            ignored.push("--on-timeout");
+        }
+        ignored
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub use credentials::FromEnv;
 pub use env::Env;
 pub use secret_files::{CREDENTIAL_VARS, Expansion, SecretsFromFiles};
 
-use crate::cli::{Cli, ModeArgs, WaitArgs};
+use crate::cli::{Cli, Deadline, ModeArgs, WaitArgs};
 use crate::init::InitOptions;
 use crate::secrets::Secret;
 use crate::target::{self, Target};
@@ -124,6 +124,9 @@ pub struct Config {
     pub templates: TemplatesPlan,
     /// `wait --json` / `check --json`: one JSON object on stdout.
     pub json: bool,
+    /// Options given where they do nothing (`check --timeout`): `app` warns
+    /// once each, after logging is set up.
+    pub warnings: Vec<String>,
 }
 
 /// What to render, and the environment to render it from (the process's,
@@ -192,7 +195,17 @@ impl Config {
         let env = &expansion.apply(env.clone());
 
         let (mode, targets) = mode_and_targets(&cli, env)?;
-        let (wait, sleep_before, sleep_after) = wait_policy(&cli.wait, env)?;
+        let (wait, sleep_before, sleep_after) = wait_policy(&cli.wait, &cli.deadline(), env)?;
+        let warnings = cli
+            .ignored_by_check()
+            .into_iter()
+            .map(|flag| {
+                format!(
+                    "check tries each target once: {flag} does nothing here \
+                     (the try's deadline is --try-timeout)"
+                )
+            })
+            .collect();
         let (hooks, hooks_dir, hook_timeout) = hooks(&cli, env)?;
         let (lock, lock_name) = lock(&cli, env)?;
         let lock_timeout = optional_duration(
@@ -268,6 +281,7 @@ impl Config {
             templates,
             json,
             secrets,
+            warnings,
         })
     }
 }
@@ -459,13 +473,17 @@ fn mode_and_targets(cli: &Cli, env: &Env) -> Result<(Mode, Vec<Target>), BadValu
 
 /// Timeouts, the fixed interval, `--on-timeout`, and docker-compose-wait's
 /// sleeps before and after.
-fn wait_policy(cli: &WaitArgs, env: &Env) -> Result<(WaitPolicy, Duration, Duration), BadValue> {
+fn wait_policy(
+    cli: &WaitArgs,
+    deadline: &Deadline,
+    env: &Env,
+) -> Result<(WaitPolicy, Duration, Duration), BadValue> {
     // 0 on the command line or in PREFLIGHT_TIMEOUT: wait for ever.
     let timeout = match (Source {
         flag: "--timeout",
         var: "PREFLIGHT_TIMEOUT",
     })
-    .pick(cli.timeout.as_deref(), env)
+    .pick(deadline.timeout.as_deref(), env)
     {
         None => Some(
             compose_wait::seconds(env, &["WAIT_TIMEOUT", "WAIT_HOSTS_TIMEOUT"], true)?
@@ -502,7 +520,7 @@ fn wait_policy(cli: &WaitArgs, env: &Env) -> Result<(WaitPolicy, Duration, Durat
         flag: "--on-timeout",
         var: "PREFLIGHT_ON_TIMEOUT",
     })
-    .pick(cli.on_timeout.as_deref(), env)
+    .pick(deadline.on_timeout.as_deref(), env)
     {
         None => OnTimeout::Fail,
         Some(("fail", _)) => OnTimeout::Fail,
