@@ -3,7 +3,7 @@
 //!
 //! | scheme | parameters |
 //! |---|---|
-//! | postgres | `sslmode` (`disable` `allow` `prefer` `require` `verify-ca` `verify-full`), `sslrootcert` (a path or `system`), `sslcert`, `sslkey`, `host` (a socket directory) |
+//! | postgres | `sslmode` (`disable` `allow` `prefer` `require` `verify-ca` `verify-full`), `sslrootcert` (a path or `system`), `sslcert`, `sslkey`, `host` (a socket directory), `port`, `user`, `dbname` |
 //! | mysql | `ssl-mode` (`DISABLED` `PREFERRED` `REQUIRED` `VERIFY_CA` `VERIFY_IDENTITY`, any case), `ssl-ca`, `ssl-cert`, `ssl-key` (also spelt with `_` or without the dash, as Rails and SQLAlchemy write them) |
 //! | rediss | `ssl_cert_reqs` (`none` `required`), `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile` |
 //! | amqps | `verify` (`verify_none` `verify_peer`), `cacertfile`, `certfile`, `keyfile` |
@@ -123,6 +123,11 @@ pub struct Params {
     /// PostgreSQL `?host=`: a socket directory (starts with `/`) or a host
     /// name that replaces the URL's.
     pub host: Option<String>,
+    /// PostgreSQL `?port=`, `?user=`, `?dbname=` (libpq reads the query
+    /// after the authority: these win over the URL's own).
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub dbname: Option<String>,
     /// Parameter names preflight does not use (logged once at debug).
     pub ignored: Vec<String>,
 }
@@ -186,6 +191,19 @@ pub fn parse(protocol: Protocol, query: &str) -> Result<Params, String> {
                     ));
                 }
                 params.host = Some(value.clone())
+            }
+            (Protocol::Postgres, "port") => {
+                params.port = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|&p| p != 0)
+                        .ok_or_else(|| bad("a port number from 1 to 65535"))?,
+                )
+            }
+            (Protocol::Postgres, "user") if !value.is_empty() => params.user = Some(value.clone()),
+            (Protocol::Postgres, "dbname") if !value.is_empty() => {
+                params.dbname = Some(value.clone())
             }
             (Protocol::Mysql, "sslmode") => {
                 tls.mode = Some(mysql_mode(&value).ok_or_else(|| {

@@ -361,7 +361,10 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
     } else {
         parse_host_port(hostport, default_port)?
     };
+    let port = params.port.unwrap_or(port);
+    let user = params.user.clone().or(user);
     let path = match kind {
+        Protocol::Postgres if params.dbname.is_some() => params.dbname.clone().unwrap_or_default(),
         Protocol::Http => {
             if raw_path.is_empty() {
                 "/".to_string()
@@ -714,6 +717,23 @@ mod tests {
             }
         }
         assert!(bad("dns://user:pw@name").contains("takes no user or password"));
+    }
+
+    #[test]
+    fn libpq_query_parameters_name_the_port_user_and_database() {
+        let t = ok("postgres:///?host=/run/postgresql&port=5433&user=app&dbname=shop");
+        assert_eq!((t.host.as_str(), t.port), ("/run/postgresql", 5433));
+        assert_eq!((t.user.as_deref(), t.path.as_str()), (Some("app"), "shop"));
+        // The query wins over the authority, as libpq reads it.
+        let t = ok("postgres://u@db:5432/a?port=6543&user=v&dbname=b");
+        assert_eq!((t.host.as_str(), t.port), ("db", 6543));
+        assert_eq!((t.user.as_deref(), t.path.as_str()), (Some("v"), "b"));
+        for port in ["x", "0", "70000", ""] {
+            let e = bad(&format!("postgres://db/a?port={port}"));
+            assert!(e.contains(&format!("port='{port}'")), "{e}");
+        }
+        // Other schemes leave them alone (sent as they are, or ignored).
+        assert_eq!(ok("mysql://db/a?port=1").port, 3306);
     }
 
     #[test]

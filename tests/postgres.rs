@@ -1269,6 +1269,22 @@ async fn sslmode_against_a_tls_only_server() {
     )))
     .await
     .unwrap();
+    // libpq's query spelling: host, port, user and dbname as parameters (the
+    // socket's name holds the port; a role that does not exist is refused).
+    let dir = pg.dir().display().to_string();
+    let query = |extra: &str| format!("postgres:///?host={dir}&port={port}{extra}");
+    try_once(&probe(&query("&user=postgres&dbname=postgres")))
+        .await
+        .unwrap();
+    let e = try_once(&probe(&query("&user=no_such_role&dbname=postgres")))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no_such_role"), "{e}");
+    let elsewhere = format!("postgres:///postgres?host={dir}&user=postgres");
+    assert!(
+        try_once(&probe(&elsewhere)).await.is_err(),
+        "port 5432 has no socket in {dir}"
+    );
 }
 
 #[tokio::test]
