@@ -78,3 +78,57 @@ fn lookups_that_never_answer_do_not_pile_up_threads() {
     );
     drop(silent);
 }
+
+#[test]
+fn lookups_left_behind_by_the_wait_end_with_the_resolvers_own_timeout() {
+    require!(
+        nix::unistd::geteuid().is_root() && crate::support::have_program("unshare"),
+        "needs root and unshare for a private resolv.conf"
+    );
+    let silent = UdpSocket::bind("127.0.0.78:53");
+    require!(silent.is_ok(), "cannot bind 127.0.0.78:53: {silent:?}");
+    let dir = TempDir::new();
+    let conf = dir.join("resolv.conf");
+    // The resolver gives up after 2 s: a lookup stuck at the wait's end must
+    // not outlive it by much, while the command runs under preflight.
+    std::fs::write(
+        &conf,
+        "nameserver 127.0.0.78\noptions timeout:2 attempts:1\n",
+    )
+    .unwrap();
+    let targets: Vec<String> = (0..20).map(|i| format!("host{i}.silent.test:80")).collect();
+    let script = format!(
+        "mount --bind {} /etc/resolv.conf && exec {} --wait {} --timeout 1s --try-timeout 200ms --on-timeout continue -- sleep 8",
+        conf.display(),
+        bin().display(),
+        targets.join(" ")
+    );
+    let mut child = std::process::Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    let mut at_wait_end = 0;
+    let mut last = usize::MAX;
+    while started.elapsed() < Duration::from_millis(6500) {
+        let n = threads(pid);
+        if started.elapsed() < Duration::from_millis(1500) {
+            at_wait_end = at_wait_end.max(n);
+        }
+        last = n;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    eprintln!("threads: {at_wait_end} while waiting, {last} once the resolver gave up");
+    // The lookups were really stuck when the wait ended (the test would
+    // prove nothing otherwise)...
+    assert!(at_wait_end > 1, "{at_wait_end} threads while waiting");
+    // ...and none is left once the resolver's timeout has passed: PID 1
+    // supervises the command on its main thread alone.
+    assert_eq!(last, 1, "threads left after the resolver's timeout");
+    drop(silent);
+}
