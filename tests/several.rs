@@ -7,21 +7,64 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::support::{Run, TempDir, both, preflight, testkit};
+use crate::support::{As, Run, TempDir, both, preflight, testkit};
 
 /// `NAME: KIT ARGS` for `--also`.
 fn also(name: &str, args: &str) -> String {
     format!("{name}: '{}' {args}", testkit())
 }
 
+/// Start preflight `how` with `opts`, then each of `sides` as `--also`, then
+/// the testkit with `main` as the main command.
+fn start(how: As, opts: &[&str], sides: &[String], main: &[&str]) -> Run {
+    let kit = testkit();
+    let mut args = opts.to_vec();
+    for side in sides {
+        args.extend(["--also", side]);
+    }
+    args.extend(["--", &kit]);
+    args.extend(main);
+    Run::start(how, &args)
+}
+
+/// Wait for the end and the rest of stderr; expect exit `code`. How long it
+/// ran.
+fn finish(run: &mut Run, code: i32) -> Duration {
+    let (status, took) = run.finish();
+    assert_eq!(
+        status.code(),
+        Some(code),
+        "{:?}: {:#?}",
+        run.how,
+        run.stderr
+    );
+    took
+}
+
+/// Nothing read from stderr so far contains `needle`.
+fn never_said(run: &Run, needle: &str) {
+    let log = run.stderr();
+    assert!(!log.contains(needle), "{:?}: {needle:?} in {log}", run.how);
+}
+
+/// Send `sig` to preflight: each of `pids` (testkit `signals`) reports it
+/// once, on stdout.
+fn each_gets(run: &Run, pids: &[i32], sig: i32) {
+    run.signal(sig);
+    let mut got: Vec<String> = pids.iter().map(|_| run.line()).collect();
+    let mut want: Vec<String> = pids.iter().map(|p| format!("{p} {sig}")).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "{:?}: signal {sig}", run.how);
+}
+
 #[test]
 fn a_side_program_that_crashes_twice_is_restarted_with_growing_delays() {
-    let kit = testkit();
     for how in both() {
         let dir = TempDir::new();
         let count = dir.join("runs");
         let side = also("flaky", &format!("crash-times '{}' 2", count.display()));
-        let mut run = Run::start(how, &["--also", &side, "--", &kit, "wait-stdin"]);
+        let mut run = start(how, &[], &[side], &["wait-stdin"]);
         run.ready(); // the main command (or the side program, see below)
         let first = run.expect("side program 'flaky' exited with status 1; restart 1 of 5 in 1s");
         let second = run.expect("side program 'flaky' exited with status 1; restart 2 of 5 in 2s");
@@ -31,8 +74,7 @@ fn a_side_program_that_crashes_twice_is_restarted_with_growing_delays() {
         run.ready();
         assert_eq!(std::fs::read_to_string(&count).unwrap(), "3", "{how:?}");
         run.close_stdin();
-        let (status, _) = run.finish();
-        assert_eq!(status.code(), Some(0), "{how:?}: the main command's status");
+        finish(&mut run, 0); // the main command's status
         let restarts = run
             .stderr
             .iter()
@@ -47,25 +89,12 @@ fn a_side_program_that_crashes_twice_is_restarted_with_growing_delays() {
 
 #[test]
 fn a_crash_loop_ends_the_container_with_its_status_after_max_restarts() {
-    let kit = testkit();
     for how in both() {
         let side = also("broken", "exit 3");
-        let mut run = Run::start(
-            how,
-            &[
-                "--max-restarts",
-                "2",
-                "--also",
-                &side,
-                "--",
-                &kit,
-                "flush-on-term",
-                "/dev/null",
-            ],
-        );
+        let main = ["flush-on-term", "/dev/null"];
+        let mut run = start(how, &["--max-restarts", "2"], &[side], &main);
         run.ready();
-        let (status, _) = run.finish();
-        assert_eq!(status.code(), Some(3), "{how:?}: {:#?}", run.stderr);
+        finish(&mut run, 3);
         let log = run.stderr();
         assert!(log.contains("restart 2 of 2"), "{how:?}: {log}");
         assert!(
@@ -74,64 +103,39 @@ fn a_crash_loop_ends_the_container_with_its_status_after_max_restarts() {
             ),
             "{how:?}: {log}"
         );
-        assert!(!log.contains("restart 3"), "{how:?}: {log}");
+        never_said(&run, "restart 3");
     }
 }
 
 #[test]
 fn a_one_shot_with_restart_no_is_done_and_the_rest_runs_on() {
-    let kit = testkit();
     for how in both() {
         let once = also("once", "exit 0");
-        let mut run = Run::start(
-            how,
-            &["--restart", "no", "--also", &once, "--", &kit, "wait-stdin"],
-        );
+        let mut run = start(how, &["--restart", "no"], &[once], &["wait-stdin"]);
         run.ready();
         run.expect("side program 'once' exited with status 0: done");
         assert!(run.running(), "{how:?}: the main command goes on");
         run.close_stdin();
-        let (status, _) = run.finish();
-        assert_eq!(status.code(), Some(0), "{how:?}");
-        assert!(
-            !run.stderr().contains("restart"),
-            "{how:?}: {}",
-            run.stderr()
-        );
+        finish(&mut run, 0);
+        never_said(&run, "restart");
         // A one-shot that fails stops everything with its status.
         let fails = also("once", "exit 4");
-        let mut run = Run::start(
-            how,
-            &[
-                "--restart",
-                "no",
-                "--also",
-                &fails,
-                "--",
-                &kit,
-                "wait-stdin",
-            ],
-        );
+        let mut run = start(how, &["--restart", "no"], &[fails], &["wait-stdin"]);
         assert_eq!(run.code(), 4, "{how:?}");
     }
 }
 
 #[test]
 fn when_the_main_command_exits_side_programs_get_term_and_time_to_flush() {
-    let kit = testkit();
     for how in both() {
         let dir = TempDir::new();
         let flushed = dir.join("flushed");
         let side = also("worker", &format!("flush-on-term '{}'", flushed.display()));
-        let mut run = Run::start(
-            how,
-            &["--grace", "30s", "--also", &side, "--", &kit, "wait-stdin"],
-        );
+        let mut run = start(how, &["--grace", "30s"], &[side], &["wait-stdin"]);
         run.ready();
         run.ready();
         run.close_stdin();
-        let (status, took) = run.finish();
-        assert_eq!(status.code(), Some(0), "{how:?}");
+        let took = finish(&mut run, 0);
         assert_eq!(
             std::fs::read_to_string(&flushed).unwrap(),
             "flushed\n",
@@ -141,66 +145,33 @@ fn when_the_main_command_exits_side_programs_get_term_and_time_to_flush() {
             took < Duration::from_secs(30),
             "{how:?}: not the whole grace"
         );
-        assert!(
-            !run.stderr().contains("sending KILL"),
-            "{how:?}: {}",
-            run.stderr()
-        );
+        never_said(&run, "sending KILL");
     }
 }
 
 #[test]
 fn term_reaches_every_program_once_and_preflight_exits_with_the_mains_status() {
-    let kit = testkit();
     for how in both() {
-        let (a, b) = (also("a", "signals"), also("b", "signals"));
-        let run = Run::start(how, &["--also", &a, "--also", &b, "--", &kit, "signals"]);
-        let mut pids = [run.ready(), run.ready(), run.ready()];
-        pids.sort();
-        run.signal(libc::SIGUSR1);
-        let mut got = [run.line(), run.line(), run.line()];
-        got.sort();
-        assert_eq!(
-            got,
-            pids.map(|p| format!("{p} {}", libc::SIGUSR1)),
-            "{how:?}"
-        );
+        let sides = [also("a", "signals"), also("b", "signals")];
+        let run = start(how, &[], &sides, &["signals"]);
+        let pids = [run.ready(), run.ready(), run.ready()];
+        each_gets(&run, &pids, libc::SIGUSR1);
         // `signals` records TERM and lives on: each got it once, then
         // --grace (3 s) passed and they were KILLed.
-        run.signal(libc::SIGTERM);
-        let mut got = [run.line(), run.line(), run.line()];
-        got.sort();
-        assert_eq!(
-            got,
-            pids.map(|p| format!("{p} {}", libc::SIGTERM)),
-            "{how:?}"
-        );
+        each_gets(&run, &pids, libc::SIGTERM);
         run.kill_tree();
     }
 }
 
 #[test]
 fn a_side_program_that_ignores_term_is_killed_after_the_grace_period() {
-    let kit = testkit();
     for how in both() {
         let stubborn = also("stubborn", "ignore-term");
-        let mut run = Run::start(
-            how,
-            &[
-                "--grace",
-                "300ms",
-                "--also",
-                &stubborn,
-                "--",
-                &kit,
-                "flush-on-term",
-                "/dev/null",
-            ],
-        );
+        let main = ["flush-on-term", "/dev/null"];
+        let mut run = start(how, &["--grace", "300ms"], &[stubborn], &main);
         let (x, y) = (run.ready(), run.ready());
         run.signal(libc::SIGTERM);
-        let (status, _) = run.finish();
-        assert_eq!(status.code(), Some(0), "{how:?}: the main command's status");
+        finish(&mut run, 0); // the main command's status
         let kills: Vec<&String> = run
             .stderr
             .iter()
@@ -218,22 +189,10 @@ fn a_side_program_that_ignores_term_is_killed_after_the_grace_period() {
 
 #[test]
 fn log_prefix_names_each_line_on_its_own_stream_whole() {
-    let kit = testkit();
     for how in both() {
         let side = also("side", "write-lines");
-        let mut run = Run::start(
-            how,
-            &[
-                "--log-prefix",
-                "--restart",
-                "no",
-                "--also",
-                &side,
-                "--",
-                &kit,
-                "wait-stdin",
-            ],
-        );
+        let opts = ["--log-prefix", "--restart", "no"];
+        let mut run = start(how, &opts, &[side], &["wait-stdin"]);
         // The main command's NAME is its program's base name.
         let ready = run.line();
         assert!(
@@ -242,8 +201,7 @@ fn log_prefix_names_each_line_on_its_own_stream_whole() {
         );
         run.expect("side program 'side' exited with status 0: done");
         run.close_stdin();
-        let (status, _) = run.finish();
-        assert_eq!(status.code(), Some(0), "{how:?}: {:#?}", run.stderr);
+        finish(&mut run, 0);
         let long = "x".repeat(100_000);
         let want: Vec<String> = ["first half", &long, "two", "lines"]
             .iter()
@@ -262,23 +220,18 @@ fn log_prefix_names_each_line_on_its_own_stream_whole() {
 
 #[test]
 fn tail_follows_a_file_across_rotation_and_truncation() {
-    let kit = testkit();
     for how in both() {
         let dir = TempDir::new();
         let log = dir.join("app.log");
+        let later = dir.join("later.log");
         std::fs::write(&log, "old, not shown\n").unwrap();
-        let mut run = Run::start(
-            how,
-            &[
-                "--tail",
-                log.to_str().unwrap(),
-                "--tail",
-                dir.join("later.log").to_str().unwrap(),
-                "--",
-                &kit,
-                "wait-stdin",
-            ],
-        );
+        let tails = [
+            "--tail",
+            log.to_str().unwrap(),
+            "--tail",
+            later.to_str().unwrap(),
+        ];
+        let mut run = start(how, &tails, &[], &["wait-stdin"]);
         run.ready();
         let append = |path: &std::path::Path, s: &str| {
             let mut f = std::fs::OpenOptions::new()
@@ -303,7 +256,7 @@ fn tail_follows_a_file_across_rotation_and_truncation() {
         append(&log, "four\n");
         assert_eq!(run.line(), "four", "{how:?}");
         // A file that did not exist at the start.
-        append(&dir.join("later.log"), "five, from a new file\n");
+        append(&later, "five, from a new file\n");
         assert_eq!(run.line(), "five, from a new file", "{how:?}");
         run.close_stdin();
         assert_eq!(run.code(), 0, "{how:?}");
@@ -324,31 +277,23 @@ fn a_procfile_with_comments_runs_every_entry_and_no_main_command_is_needed() {
             ),
         )
         .unwrap();
-        let mut run = Run::start(how, &["--procfile", procfile.to_str().unwrap()]);
-        let mut pids = [run.ready(), run.ready()];
-        pids.sort();
+        let procfile = procfile.to_str().unwrap();
+        let mut run = Run::start(how, &["--procfile", procfile]);
+        let pids = [run.ready(), run.ready()];
         run.expect("side program 'web' started");
         // No main command: the first to end for good ends it all.
-        let mut run2 = Run::start(
-            how,
-            &[
-                "--procfile",
-                procfile.to_str().unwrap(),
-                "--also",
-                &also("oneshot", "exit 5"),
-                "--restart",
-                "no",
-            ],
-        );
+        let oneshot = also("oneshot", "exit 5");
+        let args = [
+            "--procfile",
+            procfile,
+            "--also",
+            &oneshot,
+            "--restart",
+            "no",
+        ];
+        let mut run2 = Run::start(how, &args);
         assert_eq!(run2.code(), 5, "{how:?}");
-        run.signal(libc::SIGTERM);
-        let mut got = [run.line(), run.line()];
-        got.sort();
-        assert_eq!(
-            got,
-            pids.map(|p| format!("{p} {}", libc::SIGTERM)),
-            "{how:?}"
-        );
+        each_gets(&run, &pids, libc::SIGTERM);
         run.kill_tree();
     }
 }
@@ -403,10 +348,9 @@ fn switches(pid: i32) -> u64 {
 
 #[test]
 fn supervising_three_programs_idle_wakes_preflight_up_never() {
-    let kit = testkit();
     for how in both() {
-        let (a, b) = (also("a", "wait-stdin"), also("b", "wait-stdin"));
-        let run = Run::start(how, &["--also", &a, "--also", &b, "--", &kit, "wait-stdin"]);
+        let sides = [also("a", "wait-stdin"), also("b", "wait-stdin")];
+        let run = start(how, &[], &sides, &["wait-stdin"]);
         for _ in 0..3 {
             run.ready();
         }
