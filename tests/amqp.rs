@@ -12,17 +12,11 @@ use tokio::time::timeout;
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::pki::Pki;
+use crate::support::probe::{check, check_with_ca, fatal};
 use crate::support::server::Server;
 use crate::support::{TempDir, free_port, listening};
 
 const SHARED: &str = "127.0.0.1:5672";
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
 
 #[tokio::test]
 async fn ready_answers_connection_start() {
@@ -45,10 +39,8 @@ async fn with_credentials_it_opens_the_vhost() {
 #[tokio::test]
 async fn wrong_password_is_fatal() {
     require!(listening(SHARED), "no RabbitMQ on {SHARED}");
-    match check(&format!("amqp://guest:wrong@{SHARED}")).await {
-        Err(e @ ProbeError::Fatal(_)) => assert!(e.to_string().contains("403"), "{e}"),
-        other => panic!("{other:?}"),
-    }
+    let e = fatal(check(&format!("amqp://guest:wrong@{SHARED}")).await);
+    assert!(e.contains("403"), "{e}");
 }
 
 #[tokio::test]
@@ -175,13 +167,7 @@ fn start_frame() -> Vec<u8> {
 }
 
 async fn fake_check(peer: Peer, creds: bool) -> Result<(), ProbeError> {
-    let addr = fake::start(peer).await;
-    let url = if creds {
-        format!("amqp://u:p@{addr}")
-    } else {
-        format!("amqp://{addr}")
-    };
-    check(&url).await
+    fake::check("amqp", if creds { "u:p@" } else { "" }, peer).await
 }
 
 #[tokio::test]
@@ -203,27 +189,20 @@ async fn misbehaving_peers_are_protocol_errors() {
     let mut huge = vec![1, 0, 0];
     huge.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
     let tune_first = frame(1, 0, &[0, 10, 0, 30, 0, 0, 0, 0, 0x10, 0, 0, 0]);
-    for (peer, creds) in [
-        (Peer::CloseAtOnce, false),
-        (
-            Peer::ReplyThenClose(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
-            false,
-        ),
-        (
-            Peer::ReplyThenClose(b"AMQP\x00\x01\x00\x00".to_vec()),
-            false,
-        ),
-        (Peer::ReplyThenClose(bad_end), false),
-        (Peer::Send(huge), false),
-        (Peer::ReplyThenClose(tune_first), false),
-        (Peer::ReplyThenClose(frame(3, 0, b"body")), false),
-        (Peer::ReplyThenClose(start_frame()[..9].to_vec()), false),
-        // Connection.Start, then gone before Tune.
-        (Peer::ReplyThenClose(start_frame()), true),
-    ] {
-        let r = fake_check(peer.clone(), creds).await;
-        assert!(matches!(r, Err(ProbeError::Protocol(_))), "{peer:?}: {r:?}");
-    }
+    let peers = [
+        Peer::CloseAtOnce,
+        Peer::ReplyThenClose(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
+        Peer::ReplyThenClose(b"AMQP\x00\x01\x00\x00".to_vec()),
+        Peer::ReplyThenClose(bad_end),
+        Peer::Send(huge),
+        Peer::ReplyThenClose(tune_first),
+        Peer::ReplyThenClose(frame(3, 0, b"body")),
+        Peer::ReplyThenClose(start_frame()[..9].to_vec()),
+    ];
+    fake::assert_protocol_errors("amqp", peers).await;
+    // With credentials: Connection.Start, then gone before Tune.
+    let r = fake_check(Peer::ReplyThenClose(start_frame()), true).await;
+    assert!(matches!(r, Err(ProbeError::Protocol(_))), "{r:?}");
 }
 
 #[tokio::test]
@@ -240,22 +219,6 @@ async fn a_version_mismatch_names_the_offered_version() {
 }
 
 // ---- amqps:// against a TLS-wrapped fake broker ----
-
-/// One try at `url`, trusting `ca` as PREFLIGHT_CA_FILE would.
-async fn check_with_ca(url: &str, ca: Option<&std::path::Path>) -> Result<(), ProbeError> {
-    let mut t = parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
-    t.ca_file = ca.map(|p| p.to_path_buf());
-    timeout(Duration::from_secs(10), Probe::new(&t).check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
-
-fn fatal(r: Result<(), ProbeError>) -> String {
-    match r {
-        Err(e @ ProbeError::Fatal(_)) => e.to_string(),
-        other => panic!("expected a fatal error, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn amqps_verifies_the_broker_certificate() {

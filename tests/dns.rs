@@ -11,14 +11,8 @@ use preflight::target::parse;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
-use crate::support::preflight;
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
+use crate::support::probe::check;
+use crate::support::{expect_one_line, preflight};
 
 #[tokio::test]
 async fn a_name_resolves_as_the_app_would_resolve_it() {
@@ -123,10 +117,7 @@ fn bad_dns_targets_exit_2_with_one_line() {
         ("dns://db?type=A&address=::1", "IPv4"),
         ("dns://db?color=red", "unknown dns option"),
     ] {
-        let out = preflight().args(["check", target]).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{target}: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "{target}: {stderr}");
+        let stderr = expect_one_line(2, preflight().args(["check", target]));
         assert!(stderr.contains(says), "{target}: {stderr}");
     }
 }

@@ -1,20 +1,10 @@
 //! `#down`: waiting until a target is *not* ready (a port released, a file
 //! removed), through the probe and through the binary.
 
-use std::time::Duration;
+use preflight::probe::ProbeError;
 
-use preflight::probe::{Probe, ProbeError};
-use preflight::target::parse;
-use tokio::time::timeout;
-
-use crate::support::{TempDir, preflight};
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
+use crate::support::probe::check;
+use crate::support::{TempDir, expect_one_line, preflight};
 
 #[tokio::test]
 async fn a_port_is_down_once_released() {
@@ -53,10 +43,6 @@ fn wait_ends_when_the_file_is_removed() {
 
 #[test]
 fn down_takes_no_other_value() {
-    let out = preflight()
-        .args(["check", "tcp://h:1#down=maybe"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("'maybe'"));
+    let stderr = expect_one_line(2, preflight().args(["check", "tcp://h:1#down=maybe"]));
+    assert!(stderr.contains("'maybe'"), "{stderr}");
 }

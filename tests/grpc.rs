@@ -7,24 +7,14 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use preflight::probe::{Probe, ProbeError};
-use preflight::target::{Target, parse};
-use rcgen::{CertificateParams, KeyPair};
-use tokio::time::timeout;
+use preflight::probe::ProbeError;
+use preflight::target::parse;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
-use crate::support::{TempDir, free_port, preflight};
-
-async fn check_target(target: &Target) -> Result<(), ProbeError> {
-    timeout(Duration::from_secs(10), Probe::new(target).check())
-        .await
-        .unwrap_or_else(|_| panic!("{target}: the probe hung"))
-}
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    check_target(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))).await
-}
+use crate::support::pki::Pki;
+use crate::support::probe::{check, check_target, fatal};
+use crate::support::{TempDir, expect_exit, free_port, preflight};
 
 fn have_grpcio() -> bool {
     Command::new("python3")
@@ -146,17 +136,8 @@ fn a_server_without_a_health_service_ends_the_wait() {
         "python3 grpcio / grpcio-health-checking not installed"
     );
     let server = GrpcServer::start("bare", None);
-    let out = preflight()
-        .args([
-            "wait",
-            &format!("grpc://127.0.0.1:{}", server.port),
-            "--timeout",
-            "30s",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let url = format!("grpc://127.0.0.1:{}", server.port);
+    let stderr = expect_exit(1, preflight().args(["wait", &url, "--timeout", "30s"]));
     assert!(stderr.contains("UNIMPLEMENTED"), "{stderr}");
 }
 
@@ -166,24 +147,15 @@ async fn grpcs_with_a_certificate_from_the_ca_file() {
         have_grpcio(),
         "python3 grpcio / grpcio-health-checking not installed"
     );
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
+    let pki = Pki::new();
     let dir = TempDir::new();
-    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_file, cert.pem()).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let (cert_file, key_file) = pki.issue(&["localhost"], false).write(&dir, "server");
     let mut server = GrpcServer::start("health", Some((&cert_file, &key_file)));
     server.serve();
     let mut target = parse(&format!("grpcs://localhost:{}", server.port)).unwrap();
-    let r = check_target(&target).await;
-    assert!(
-        matches!(&r, Err(e @ ProbeError::Fatal(_)) if e.to_string().contains("PREFLIGHT_CA_FILE")),
-        "{r:?}"
-    );
-    target.ca_file = Some(cert_file);
+    let e = fatal(check_target(&target).await);
+    assert!(e.contains("PREFLIGHT_CA_FILE"), "{e}");
+    target.ca_file = Some(pki.ca_file(&dir));
     check_target(&target).await.unwrap();
 }
 
@@ -192,21 +164,17 @@ async fn grpcs_with_a_certificate_from_the_ca_file() {
 #[tokio::test]
 async fn misbehaving_peers_are_protocol_errors() {
     let huge = [0xff, 0xff, 0xff, 4, 0, 0, 0, 0, 0].to_vec();
-    for peer in [
+    let peers = [
         Peer::CloseAtOnce,
         Peer::ReplyThenClose(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
         Peer::ReplyThenClose(huge),
         Peer::ReplyThenClose(vec![0, 0, 0, 4, 0, 0, 0, 0, 0]),
-    ] {
-        let addr = fake::start(peer.clone()).await;
-        let r = check(&format!("grpc://{addr}")).await;
-        assert!(matches!(r, Err(ProbeError::Protocol(_))), "{peer:?}: {r:?}");
-    }
+    ];
+    fake::assert_protocol_errors("grpc", peers).await;
     // SETTINGS, then a HEADERS block that is not HPACK.
     let mut bad = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
     bad.extend_from_slice(&[0, 0, 1, 1, 4, 0, 0, 0, 1, 0xbe]);
-    let addr = fake::start(Peer::ReplyThenClose(bad)).await;
-    let r = check(&format!("grpc://{addr}")).await;
+    let r = fake::check("grpc", "", Peer::ReplyThenClose(bad)).await;
     assert!(
         matches!(&r, Err(ProbeError::Protocol(m)) if m.contains("HPACK")),
         "{r:?}"

@@ -16,13 +16,7 @@ use tokio::time::timeout;
 
 use crate::support::fake::{self, Peer};
 use crate::support::preflight;
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
+use crate::support::probe::check;
 
 /// A server answering every request with `responses[i]` (the last one
 /// repeated), sending each request head it saw on the channel.

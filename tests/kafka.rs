@@ -3,23 +3,13 @@
 //! v4–v8 for no topics), in each state the probe must tell apart, and
 //! against hostile peers.
 
-use std::time::Duration;
-
-use preflight::probe::{Probe, ProbeError};
-use preflight::target::parse;
+use preflight::probe::ProbeError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::time::timeout;
+use tokio::net::TcpStream;
 
 use crate::support::fake::{self, Peer};
 use crate::support::free_port;
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
+use crate::support::probe::{self, check};
 
 /// What the fake broker answers.
 #[derive(Clone, Debug)]
@@ -41,17 +31,8 @@ const UP: Broker = Broker {
     close_on_metadata: false,
 };
 
-async fn serve(listener: TcpListener, broker: Broker) {
-    while let Ok((sock, _)) = listener.accept().await {
-        tokio::spawn(connection(sock, broker.clone()));
-    }
-}
-
 async fn start(broker: Broker) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(listener, broker));
-    format!("kafka://{addr}")
+    format!("kafka://{}", fake::serve_on(0, broker, connection).await)
 }
 
 async fn connection(mut sock: TcpStream, b: Broker) {
@@ -168,16 +149,10 @@ async fn a_broker_that_starts_late_is_noticed() {
     let url = format!("kafka://127.0.0.1:{port}");
     let r = check(&url).await;
     assert!(matches!(r, Err(ProbeError::Connect(_))), "{r:?}");
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    tokio::spawn(serve(listener, UP));
+    fake::serve_on(port, UP, connection).await;
     check(&url).await.unwrap();
     // A bare host:port on 9092 is Kafka.
-    assert_eq!(
-        format!("{:?}", Probe::new(&parse("broker:9092").unwrap()))
-            .split('(')
-            .next(),
-        Some("Kafka")
-    );
+    assert_eq!(probe::kind("broker:9092"), "Kafka");
 }
 
 #[tokio::test]
@@ -186,18 +161,15 @@ async fn misbehaving_peers_are_protocol_errors() {
     let wrong_correlation = [&6u32.to_be_bytes()[..], &[0, 0, 0, 9, 0, 0]].concat();
     let cut_short = [&6u32.to_be_bytes()[..], &[0, 0, 0, 1, 0, 0]].concat();
     let absurd_array = [&10u32.to_be_bytes()[..], &[0, 0, 0, 1, 0, 0, 0x7f, 0, 0, 0]].concat();
-    for peer in [
+    let peers = [
         Peer::CloseAtOnce,
         Peer::ReplyThenClose(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
         Peer::ReplyThenClose(huge),
         Peer::ReplyThenClose(wrong_correlation),
         Peer::ReplyThenClose(cut_short[..8].to_vec()),
         Peer::ReplyThenClose(absurd_array),
-    ] {
-        let addr = fake::start(peer.clone()).await;
-        let r = check(&format!("kafka://{addr}")).await;
-        assert!(matches!(r, Err(ProbeError::Protocol(_))), "{peer:?}: {r:?}");
-    }
+    ];
+    fake::assert_protocol_errors("kafka", peers).await;
 }
 
 #[tokio::test]

@@ -2,23 +2,14 @@
 //! documentation (OP_MSG, BSON by hand), in each state the probe must tell
 //! apart, and against hostile peers.
 
-use std::time::Duration;
-
-use preflight::probe::{Probe, ProbeError};
+use preflight::probe::ProbeError;
 use preflight::target::parse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::time::timeout;
+use tokio::net::TcpStream;
 
 use crate::support::fake::{self, Peer};
 use crate::support::free_port;
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
+use crate::support::probe::{self, check};
 
 /// What the fake server is.
 #[derive(Clone, Debug)]
@@ -70,17 +61,8 @@ fn bson(fields: &[(&str, V)]) -> Vec<u8> {
     doc
 }
 
-async fn serve(listener: TcpListener, m: Mongod) {
-    while let Ok((sock, _)) = listener.accept().await {
-        tokio::spawn(connection(sock, m.clone()));
-    }
-}
-
 async fn start(m: Mongod) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(listener, m));
-    format!("mongodb://{addr}")
+    format!("mongodb://{}", fake::serve_on(0, m, connection).await)
 }
 
 async fn connection(mut sock: TcpStream, m: Mongod) {
@@ -207,15 +189,9 @@ async fn a_server_that_starts_late_is_noticed_and_27017_is_mongodb() {
     let url = format!("mongodb://app:s3cret@127.0.0.1:{port}/app");
     let r = check(&url).await;
     assert!(matches!(r, Err(ProbeError::Connect(_))), "{r:?}");
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    tokio::spawn(serve(listener, UP));
+    fake::serve_on(port, UP, connection).await;
     check(&url).await.unwrap();
-    assert_eq!(
-        format!("{:?}", Probe::new(&parse("db:27017").unwrap()))
-            .split('(')
-            .next(),
-        Some("Mongodb")
-    );
+    assert_eq!(probe::kind("db:27017"), "Mongodb");
 }
 
 #[tokio::test]
@@ -231,7 +207,7 @@ async fn misbehaving_peers_are_protocol_errors() {
     };
     let mut bad_bson = header(16 + 5 + 9, 2013);
     bad_bson.extend_from_slice(&[0, 0, 0, 0, 0, 9, 0, 0, 0, 0x42, b'x', 0, 0, 0]);
-    for peer in [
+    let peers = [
         Peer::CloseAtOnce,
         Peer::ReplyThenClose(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
         Peer::ReplyThenClose(header(i32::MAX, 2013)),
@@ -239,11 +215,8 @@ async fn misbehaving_peers_are_protocol_errors() {
         Peer::ReplyThenClose(header(40, 1)),
         Peer::ReplyThenClose(bad_bson),
         Peer::ReplyThenClose(header(100, 2013)),
-    ] {
-        let addr = fake::start(peer.clone()).await;
-        let r = check(&format!("mongodb://{addr}")).await;
-        assert!(matches!(r, Err(ProbeError::Protocol(_))), "{peer:?}: {r:?}");
-    }
+    ];
+    fake::assert_protocol_errors("mongodb", peers).await;
 }
 
 #[tokio::test]

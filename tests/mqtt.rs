@@ -2,30 +2,17 @@
 //! mosquitto instances of the test's own (password file, TLS listener), and
 //! fake peers.
 
-use std::time::{Duration, Instant};
-
-use preflight::probe::{Probe, ProbeError};
+use preflight::probe::ProbeError;
 use preflight::target::parse;
-use rcgen::{CertificateParams, KeyPair};
-use tokio::time::timeout;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::instance::Instance;
-use crate::support::{have_program, listening, preflight};
+use crate::support::pki::Pki;
+use crate::support::probe::{self, check, check_target, fatal};
+use crate::support::{expect_exit, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:1883";
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    check_target(parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))).await
-}
-
-async fn check_target(target: preflight::target::Target) -> Result<(), ProbeError> {
-    let probe = Probe::new(&target);
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{target}: the probe hung"))
-}
 
 /// A mosquitto of the test's own: anonymous clients refused, user `app`
 /// with password `s3cret`; `extra` lines added to its configuration.
@@ -66,19 +53,12 @@ async fn the_shared_broker_accepts() {
 #[tokio::test]
 async fn credentials_right_wrong_and_absent() {
     require!(available(), "mosquitto not installed");
-    let mut m = mosquitto("");
-    m.spawn();
-    m.wait_listening();
+    let m = mosquitto("").up();
     let a = m.addr();
     check(&format!("mqtt://app:s3cret@{a}")).await.unwrap();
-    match check(&format!("mqtt://app:hunter2@{a}")).await {
-        Err(e @ ProbeError::Fatal(_)) => {
-            let shown = e.to_string();
-            assert!(shown.contains("CONNACK 5"), "{shown}");
-            assert!(!shown.contains("hunter2"), "{shown}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let shown = fatal(check(&format!("mqtt://app:hunter2@{a}")).await);
+    assert!(shown.contains("CONNACK 5"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
     // Anonymous refused with 5: the broker is up.
     check(&format!("mqtt://{a}")).await.unwrap();
 }
@@ -88,75 +68,41 @@ async fn a_broker_started_after_probing_began_is_noticed() {
     require!(available(), "mosquitto not installed");
     let mut m = mosquitto("");
     let url = format!("mqtt://app:s3cret@{}", m.addr());
-    let mut seen = Vec::new();
-    let began = Instant::now();
-    loop {
-        let res = check(&url).await;
-        let ok = res.is_ok();
-        seen.push(res.map_err(|e| e.to_string()));
-        if ok {
-            break;
-        }
+    probe::noticed_once_started(&url, || {
         if !m.started() {
             m.spawn();
         }
-        assert!(began.elapsed() < Duration::from_secs(20), "{seen:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        seen[0].as_ref().is_err_and(|e| e.contains("refused")),
-        "{seen:?}"
-    );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn mqtts_with_a_certificate_from_the_ca_file() {
     require!(available(), "mosquitto not installed");
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
+    let pki = Pki::new();
     let dir = crate::support::TempDir::new();
-    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_file, cert.pem()).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    let mut m = mosquitto(&format!(
+    let (cert_file, key_file) = pki.issue(&["localhost"], false).write(&dir, "server");
+    let m = mosquitto(&format!(
         "certfile {}\nkeyfile {}\n",
         cert_file.display(),
         key_file.display()
-    ));
-    m.spawn();
-    m.wait_listening();
+    ))
+    .up();
     let url = format!("mqtts://app:s3cret@localhost:{}", m.port());
     let mut target = parse(&url).unwrap();
     // Not trusted without the CA file: fatal, and says how to fix it.
-    let r = check_target(target.clone()).await;
-    assert!(
-        matches!(&r, Err(e @ ProbeError::Fatal(_)) if e.to_string().contains("PREFLIGHT_CA_FILE")),
-        "{r:?}"
-    );
-    target.ca_file = Some(cert_file);
-    check_target(target).await.unwrap();
+    let e = fatal(check_target(&target).await);
+    assert!(e.contains("PREFLIGHT_CA_FILE"), "{e}");
+    target.ca_file = Some(pki.ca_file(&dir));
+    check_target(&target).await.unwrap();
 }
 
 #[test]
 fn wrong_credentials_end_the_wait_with_the_reason_and_no_secret() {
     require!(available(), "mosquitto not installed");
-    let mut m = mosquitto("");
-    m.spawn();
-    m.wait_listening();
-    let out = preflight()
-        .args([
-            "wait",
-            &format!("mqtt://app:hunter2@{}", m.addr()),
-            "--timeout",
-            "30s",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let m = mosquitto("").up();
+    let url = format!("mqtt://app:hunter2@{}", m.addr());
+    let stderr = expect_exit(1, preflight().args(["wait", &url, "--timeout", "30s"]));
     assert!(stderr.contains("not authorized"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
@@ -164,8 +110,8 @@ fn wrong_credentials_end_the_wait_with_the_reason_and_no_secret() {
 // ---- fake peers ----
 
 async fn connack(code: u8, url_auth: &str) -> Result<(), ProbeError> {
-    let addr = fake::start(Peer::ReplyThenClose(vec![0x20, 0x02, 0x00, code])).await;
-    check(&format!("mqtt://{url_auth}{addr}")).await
+    let peer = Peer::ReplyThenClose(vec![0x20, 0x02, 0x00, code]);
+    fake::check("mqtt", url_auth, peer).await
 }
 
 #[tokio::test]
@@ -184,16 +130,13 @@ async fn connack_codes_are_classified() {
 
 #[tokio::test]
 async fn misbehaving_peers_are_protocol_errors() {
-    for peer in [
+    let peers = [
         Peer::CloseAtOnce,
         Peer::ReplyThenClose(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
         Peer::ReplyThenClose(vec![0x20, 0x02]),
         Peer::ReplyThenClose(vec![0x20, 0xff, 0xff, 0xff, 0x7f]),
-    ] {
-        let addr = fake::start(peer.clone()).await;
-        let r = check(&format!("mqtt://{addr}")).await;
-        assert!(matches!(r, Err(ProbeError::Protocol(_))), "{peer:?}: {r:?}");
-    }
+    ];
+    fake::assert_protocol_errors("mqtt", peers).await;
 }
 
 #[tokio::test]

@@ -10,29 +10,18 @@ use std::time::{Duration, Instant};
 
 use preflight::lock::mysql;
 use preflight::probe::{Probe, ProbeError};
-use preflight::target::{Target, parse};
+use preflight::target::parse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::pki::Pki;
+use crate::support::probe::{check, target};
 use crate::support::server::Server;
 use crate::support::{Bounded, TempDir, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:3306";
-
-fn target(url: &str) -> Target {
-    parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
-}
-
-/// One try, bounded: a probe that hangs fails the test instead.
-async fn check(url: &str) -> Result<(), ProbeError> {
-    let probe = Probe::new(&target(url));
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
 
 /// Run the shared server's client as root.
 fn shared_sql(sql: &str) -> String {
@@ -575,13 +564,7 @@ fn greeting(plugin: &str, scramble: &[u8; 20]) -> Vec<u8> {
 }
 
 async fn fake_check(peer: Peer, creds: bool) -> Result<(), ProbeError> {
-    let addr = fake::start(peer).await;
-    let url = if creds {
-        format!("mysql://u:p@{addr}")
-    } else {
-        format!("mysql://{addr}")
-    };
-    check(&url).await
+    fake::check("mysql", if creds { "u:p@" } else { "" }, peer).await
 }
 
 #[tokio::test]

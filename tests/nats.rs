@@ -2,25 +2,16 @@
 //! instances of the test's own (user/password and token auth), and fake
 //! peers.
 
-use std::time::{Duration, Instant};
-
-use preflight::probe::{Probe, ProbeError};
+use preflight::probe::ProbeError;
 use preflight::target::parse;
-use tokio::time::timeout;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::instance::Instance;
-use crate::support::{have_program, listening, preflight};
+use crate::support::probe::{self, check, fatal};
+use crate::support::{expect_exit, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:4222";
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
 
 /// A nats-server of the test's own, with `auth` arguments.
 fn nats(auth: &[&str]) -> Instance {
@@ -36,10 +27,7 @@ fn nats(auth: &[&str]) -> Instance {
 }
 
 fn started(auth: &[&str]) -> Instance {
-    let mut n = nats(auth);
-    n.spawn();
-    n.wait_listening();
-    n
+    nats(auth).up()
 }
 
 #[tokio::test]
@@ -47,12 +35,7 @@ async fn the_shared_server_answers_pong() {
     require!(listening(SHARED), "no NATS on {SHARED}");
     check(&format!("nats://{SHARED}")).await.unwrap();
     // A bare host:port on 4222 is NATS: a fake there would fail it.
-    assert_eq!(
-        format!("{:?}", Probe::new(&parse(SHARED).unwrap()))
-            .split('(')
-            .next(),
-        Some("Nats")
-    );
+    assert_eq!(probe::kind(SHARED), "Nats");
     check(SHARED).await.unwrap();
 }
 
@@ -62,14 +45,9 @@ async fn user_and_password_right_wrong_and_absent() {
     let n = started(&["--user", "app", "--pass", "s3cret"]);
     let a = n.addr();
     check(&format!("nats://app:s3cret@{a}")).await.unwrap();
-    match check(&format!("nats://app:hunter2@{a}")).await {
-        Err(e @ ProbeError::Fatal(_)) => {
-            let shown = e.to_string();
-            assert!(shown.contains("Authorization Violation"), "{shown}");
-            assert!(!shown.contains("hunter2"), "the password leaked: {shown}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let shown = fatal(check(&format!("nats://app:hunter2@{a}")).await);
+    assert!(shown.contains("Authorization Violation"), "{shown}");
+    assert!(!shown.contains("hunter2"), "the password leaked: {shown}");
     // Without credentials the INFO says auth_required: up.
     check(&format!("nats://{a}")).await.unwrap();
 }
@@ -93,25 +71,12 @@ async fn a_server_started_after_probing_began_is_noticed() {
     require!(have_program("nats-server"), "nats-server not installed");
     let mut n = nats(&[]);
     let url = format!("nats://{}", n.addr());
-    let mut seen = Vec::new();
-    let began = Instant::now();
-    loop {
-        let res = check(&url).await;
-        let ok = res.is_ok();
-        seen.push(res.map_err(|e| e.to_string()));
-        if ok {
-            break;
-        }
+    probe::noticed_once_started(&url, || {
         if !n.started() {
             n.spawn();
         }
-        assert!(began.elapsed() < Duration::from_secs(20), "{seen:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        seen[0].as_ref().is_err_and(|e| e.contains("refused")),
-        "{seen:?}"
-    );
+    })
+    .await;
 }
 
 /// Through the binary: a wrong password ends the wait at once (exit 1) with
@@ -120,28 +85,14 @@ async fn a_server_started_after_probing_began_is_noticed() {
 fn wrong_credentials_end_the_wait_with_the_reason_and_no_secret() {
     require!(have_program("nats-server"), "nats-server not installed");
     let n = started(&["--user", "app", "--pass", "s3cret"]);
-    let out = preflight()
-        .args([
-            "wait",
-            &format!("nats://app:hunter2@{}", n.addr()),
-            "--timeout",
-            "30s",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let url = format!("nats://app:hunter2@{}", n.addr());
+    let stderr = expect_exit(1, preflight().args(["wait", &url, "--timeout", "30s"]));
     assert!(stderr.contains("Authorization Violation"), "{stderr}");
     assert!(stderr.contains("app:***@"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
 // ---- fake peers ----
-
-async fn fake_check(peer: Peer) -> Result<(), ProbeError> {
-    let addr = fake::start(peer).await;
-    check(&format!("nats://{addr}")).await
-}
 
 #[tokio::test]
 async fn not_yet_states_are_retried_and_auth_errors_are_fatal() {
@@ -151,39 +102,34 @@ async fn not_yet_states_are_retried_and_auth_errors_are_fatal() {
         v.extend_from_slice(tail);
         v
     };
-    let addr = fake::start(Peer::Send(with(b"-ERR 'maximum connections exceeded'\r\n"))).await;
-    let r = check(&format!("nats://u:p@{addr}")).await;
+    let peer = Peer::Send(with(b"-ERR 'maximum connections exceeded'\r\n"));
+    let r = fake::check("nats", "u:p@", peer).await;
     assert!(
         matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("maximum connections")),
         "{r:?}"
     );
-    let addr = fake::start(Peer::Send(with(b"-ERR 'Authorization Violation'\r\n"))).await;
-    let r = check(&format!("nats://u:p@{addr}")).await;
+    let peer = Peer::Send(with(b"-ERR 'Authorization Violation'\r\n"));
+    let r = fake::check("nats", "u:p@", peer).await;
     assert!(matches!(r, Err(ProbeError::Fatal(_))), "{r:?}");
     // A PING of the server's is answered, +OK skipped, then PONG.
-    let addr = fake::start(Peer::Send(with(b"+OK\r\nPING\r\nPONG\r\n"))).await;
-    check(&format!("nats://u:p@{addr}")).await.unwrap();
-    let r = fake_check(Peer::Send(b"INFO {\"tls_required\":true}\r\n".to_vec())).await;
+    let peer = Peer::Send(with(b"+OK\r\nPING\r\nPONG\r\n"));
+    fake::check("nats", "u:p@", peer).await.unwrap();
+    let peer = Peer::Send(b"INFO {\"tls_required\":true}\r\n".to_vec());
+    let r = fake::check("nats", "", peer).await;
     assert!(matches!(r, Err(ProbeError::Fatal(_))), "{r:?}");
 }
 
 #[tokio::test]
 async fn misbehaving_peers_are_protocol_errors() {
-    for peer in [
+    let peers = [
         Peer::CloseAtOnce,
         Peer::SendThenClose(b"SSH-2.0-OpenSSH_9.2\r\n".to_vec()),
         Peer::SendThenClose(b"INFO {not json\r\n".to_vec()),
         Peer::SendThenClose(b"INFO {}\r\nWHAT\r\n".to_vec()),
         Peer::Send(vec![b'I'; 200_000]),
         Peer::SendThenClose(b"INFO {}\r\n".to_vec()),
-    ] {
-        let r = fake_check(peer.clone()).await;
-        assert!(
-            matches!(r, Err(ProbeError::Protocol(_))),
-            "{:?}: {r:?}",
-            format!("{peer:?}").chars().take(60).collect::<String>()
-        );
-    }
+    ];
+    fake::assert_protocol_errors("nats", peers).await;
 }
 
 #[tokio::test]

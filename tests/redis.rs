@@ -12,17 +12,11 @@ use tokio::time::timeout;
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::pki::{Pki, SERVER_NAMES};
+use crate::support::probe::{self, check, check_with_ca, fatal};
 use crate::support::server::Server;
-use crate::support::{Bounded, TempDir, have_program, listening, preflight};
+use crate::support::{TempDir, expect_exit, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:6379";
-
-async fn check(url: &str) -> Result<(), ProbeError> {
-    let probe = Probe::new(&parse(url).unwrap_or_else(|e| panic!("{url}: {e}")));
-    timeout(Duration::from_secs(10), probe.check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
 
 /// A redis-server of the test's own on the shared fixture.
 struct RedisServer {
@@ -107,21 +101,15 @@ async fn ready_answers_pong() {
 #[test]
 fn ready_over_ipv6() {
     require!(listening("[::1]:6379"), "no Redis on [::1]:6379");
-    let out = preflight()
-        .args(["check", "redis://[::1]:6379/0"])
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = expect_exit(0, preflight().args(["check", "redis://[::1]:6379/0"]));
     assert!(stderr.contains("redis://[::1]:6379/0 is ready"), "{stderr}");
 }
 
 #[tokio::test]
 async fn a_database_out_of_range_is_fatal() {
     require!(listening(SHARED), "no Redis on {SHARED}");
-    match check(&format!("redis://{SHARED}/999")).await {
-        Err(e @ ProbeError::Fatal(_)) => assert!(e.to_string().contains("out of range"), "{e}"),
-        other => panic!("{other:?}"),
-    }
+    let e = fatal(check(&format!("redis://{SHARED}/999")).await);
+    assert!(e.contains("out of range"), "{e}");
 }
 
 #[tokio::test]
@@ -159,25 +147,12 @@ async fn server_started_after_probing_began_is_noticed() {
     require!(RedisServer::available(), "redis-server not installed");
     let mut r = RedisServer::new(&[]);
     let url = format!("redis://{}", r.addr());
-    let mut seen = Vec::new();
-    let started = Instant::now();
-    loop {
-        let res = check(&url).await;
-        let ok = res.is_ok();
-        seen.push(res.map_err(|e| e.to_string()));
-        if ok {
-            break;
-        }
+    probe::noticed_once_started(&url, || {
         if r.server.pid().is_none() {
             r.spawn();
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "{seen:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        seen[0].as_ref().is_err_and(|e| e.contains("refused")),
-        "{seen:?}"
-    );
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -239,11 +214,6 @@ async fn loading_is_not_ready_and_noauth_hides_it() {
 
 // ---- fake peers ----
 
-async fn fake_check(peer: Peer) -> Result<(), ProbeError> {
-    let addr = fake::start(peer).await;
-    check(&format!("redis://{addr}")).await
-}
-
 #[tokio::test]
 async fn a_silent_peer_leaves_the_deadline_to_the_caller() {
     fake::assert_silent_peer_leaves_the_try_pending("redis").await;
@@ -251,40 +221,49 @@ async fn a_silent_peer_leaves_the_deadline_to_the_caller() {
 
 #[tokio::test]
 async fn misbehaving_peers_are_protocol_errors() {
-    for peer in [
+    let peers = [
         Peer::CloseAtOnce,
         Peer::ReplyThenClose(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
         Peer::ReplyThenClose(b"+PON".to_vec()),
         Peer::Send(b"$99999999999\r\n".to_vec()),
         Peer::Send(vec![b'+'; 200_000]),
         Peer::ReplyThenClose(b"$10\r\nPONG".to_vec()),
-    ] {
-        let r = fake_check(peer.clone()).await;
-        assert!(matches!(r, Err(ProbeError::Protocol(_))), "{peer:?}: {r:?}");
-    }
+    ];
+    fake::assert_protocol_errors("redis", peers).await;
 }
 
 #[tokio::test]
 async fn error_replies_are_classified() {
-    let r = fake_check(Peer::ReplyThenClose(
-        b"-BUSY Redis is busy running a script\r\n".to_vec(),
-    ))
+    let r = fake::check(
+        "redis",
+        "",
+        Peer::ReplyThenClose(b"-BUSY Redis is busy running a script\r\n".to_vec()),
+    )
     .await;
     assert!(
         matches!(&r, Err(ProbeError::NotReady(m)) if m.starts_with("BUSY")),
         "{r:?}"
     );
-    let r = fake_check(Peer::ReplyThenClose(
-        b"-MASTERDOWN Link with MASTER is down\r\n".to_vec(),
-    ))
+    let r = fake::check(
+        "redis",
+        "",
+        Peer::ReplyThenClose(b"-MASTERDOWN Link with MASTER is down\r\n".to_vec()),
+    )
     .await;
     assert!(matches!(r, Err(ProbeError::NotReady(_))), "{r:?}");
-    let r = fake_check(Peer::ReplyThenClose(
-        b"-DENIED Redis is running in protected mode\r\n".to_vec(),
-    ))
+    let r = fake::check(
+        "redis",
+        "",
+        Peer::ReplyThenClose(b"-DENIED Redis is running in protected mode\r\n".to_vec()),
+    )
     .await;
     assert!(matches!(r, Err(ProbeError::Fatal(_))), "{r:?}");
-    let r = fake_check(Peer::ReplyThenClose(b"$4\r\nPONG\r\n".to_vec())).await;
+    let r = fake::check(
+        "redis",
+        "",
+        Peer::ReplyThenClose(b"$4\r\nPONG\r\n".to_vec()),
+    )
+    .await;
     assert!(r.is_ok(), "{r:?}");
 }
 
@@ -318,22 +297,6 @@ fn start_tls(pki: &Pki, names: &[&str]) -> RedisServer {
     r.spawn();
     r.server.wait_listening();
     r
-}
-
-/// One try at `url`, trusting `ca` as PREFLIGHT_CA_FILE would.
-async fn check_with_ca(url: &str, ca: Option<&std::path::Path>) -> Result<(), ProbeError> {
-    let mut t = parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
-    t.ca_file = ca.map(|p| p.to_path_buf());
-    timeout(Duration::from_secs(10), Probe::new(&t).check())
-        .await
-        .unwrap_or_else(|_| panic!("{url}: the probe hung"))
-}
-
-fn fatal(r: Result<(), ProbeError>) -> String {
-    match r {
-        Err(e @ ProbeError::Fatal(_)) => e.to_string(),
-        other => panic!("expected a fatal error, got {other:?}"),
-    }
 }
 
 #[tokio::test]

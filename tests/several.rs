@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::support::{As, Run, TempDir, both, preflight, testkit};
+use crate::support::{As, Run, TempDir, both, expect_one_line, preflight, testkit};
 
 /// `NAME: KIT ARGS` for `--also`.
 fn also(name: &str, args: &str) -> String {
@@ -328,10 +328,7 @@ fn bad_side_programs_exit_2_naming_them() {
         ),
     ];
     for (args, needle) in cases {
-        let out = preflight().args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        let err = expect_one_line(2, preflight().args(args));
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }

@@ -2,15 +2,20 @@
 //! every connection it accepts the same way, so a retrying test sees the same
 //! peer each try. Lives as long as the test's runtime. Every byte a fake
 //! receives is kept ([`Recording`]), so a test can say what a client never
-//! sent; [`start_tls`] wraps the same peers in TLS.
+//! sent; [`start_tls`] wraps the same peers in TLS. A fake written for one
+//! protocol (a Kafka broker, a mongod) is served by [`serve_on`].
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use preflight::probe::ProbeError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+
+use super::probe;
 
 /// Every byte the fake received, over all its connections, in order.
 #[derive(Clone, Debug, Default)]
@@ -74,6 +79,44 @@ pub async fn assert_trickling_peer_leaves_the_try_pending(scheme: &str, bytes: &
         outcome.is_err(),
         "{scheme}: a trickling peer gave {outcome:?}"
     );
+}
+
+/// One try of the `scheme` probe against a fresh fake `peer`, with the
+/// user-info `auth` in its URL ("" for none, else "user:pass@").
+pub async fn check(scheme: &str, auth: &str, peer: Peer) -> Result<(), ProbeError> {
+    let addr = start(peer).await;
+    probe::check(&format!("{scheme}://{auth}{addr}")).await
+}
+
+/// Each of `peers` is a protocol error to the `scheme` probe.
+pub async fn assert_protocol_errors(scheme: &str, peers: impl IntoIterator<Item = Peer>) {
+    for peer in peers {
+        let r = check(scheme, "", peer.clone()).await;
+        let peer: String = format!("{peer:?}").chars().take(60).collect();
+        assert!(
+            matches!(r, Err(ProbeError::Protocol(_))),
+            "{scheme}: {peer}: {r:?}"
+        );
+    }
+}
+
+/// Serve a fake of the test's own on `127.0.0.1:port` (0: any free port):
+/// each connection accepted goes to `conn` with a clone of `state`, on the
+/// runtime. Its address.
+pub async fn serve_on<S, F, Fut>(port: u16, state: S, conn: F) -> SocketAddr
+where
+    S: Clone + Send + 'static,
+    F: Fn(TcpStream, S) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(conn(sock, state.clone()));
+        }
+    });
+    addr
 }
 
 /// Start a fake peer; its address.

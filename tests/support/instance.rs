@@ -31,10 +31,14 @@ impl Instance {
         program: &'static str,
         args: impl FnOnce(u16, &TempDir) -> Vec<String>,
     ) -> Instance {
-        let mut i = Instance::new(program, args);
-        i.spawn();
-        i.wait_listening();
-        i
+        Instance::new(program, args).up()
+    }
+
+    /// Start it and wait until it listens.
+    pub fn up(mut self) -> Instance {
+        self.spawn();
+        self.wait_listening();
+        self
     }
 
     pub fn addr(&self) -> String {

@@ -7,6 +7,7 @@
 //!
 //! - [`run`]: the one way to drive preflight (one-shot or live, plain or
 //!   PID 1), bounded by one patience;
+//! - [`probe`]: one try of a probe from the test process, bounded;
 //! - [`server`]: the one fixture for a real server of the test's own;
 //! - [`TempDir`]: the one temporary directory;
 //! - [`peers`] (a port refused, a black hole) and [`fake`] (peers that answer
@@ -20,11 +21,12 @@ pub mod fake;
 pub mod instance;
 pub mod peers;
 pub mod pki;
+pub mod probe;
 pub mod process;
 pub mod run;
 pub mod server;
 
-pub use run::{As, Bounded, Run, both, command, preflight, testkit};
+pub use run::{As, Bounded, Run, both, command, expect_exit, expect_one_line, preflight, testkit};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -119,6 +119,26 @@ impl Bounded for Command {
     }
 }
 
+/// Run `cmd` to its end ([`Bounded`]) and expect exit `code`; its stderr.
+pub fn expect_exit(code: i32, cmd: &mut Command) -> String {
+    let out = cmd.bounded_output();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{cmd:?}: {stderr}");
+    stderr
+}
+
+/// Run `cmd` to its end and expect exit `code` with exactly one line on
+/// stderr (bad input: 2 and one line naming the bad value); that line.
+pub fn expect_one_line(code: i32, cmd: &mut Command) -> String {
+    let stderr = expect_exit(code, cmd);
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{cmd:?}: one line expected: {stderr}"
+    );
+    stderr
+}
+
 /// A running preflight: its stdout and stderr read line by line.
 pub struct Run {
     pub how: As,
