@@ -205,22 +205,33 @@ fn one_leftover_ending_on_term_does_not_end_the_shutdown_of_the_others() {
     // Two leftovers: one ends on TERM, one records TERM and stays. The
     // first one's end must not count as "nothing left": the second still
     // gets KILL after the grace period.
+    // As PID 1 too: the leftovers that were there at the TERM to every
+    // process are not newcomers when one of them ends.
     let kit = testkit();
-    let dir = TempDir::new();
-    let file = dir.join("flushed");
-    let script = format!(
-        "{kit} detach {kit} signals && exec {kit} background {kit} flush-on-term {}",
-        file.display()
-    );
-    let mut run = Run::start(As::Plain, &["--grace", "300ms", "--", "sh", "-c", &script]);
-    let recorder = run.ready();
-    run.ready();
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
-    assert!(!alive(recorder), "the recorder {recorder} was left running");
-    // One TERM for the group, however many of it end meanwhile; then the
-    // KILL, which it cannot record.
-    assert_eq!(run.rest(), [format!("{recorder} {}", libc::SIGTERM)]);
+    for how in both() {
+        let dir = TempDir::new();
+        let file = dir.join("flushed");
+        let script = format!(
+            "{kit} detach {kit} signals && exec {kit} background {kit} flush-on-term {}",
+            file.display()
+        );
+        let mut run = Run::start(how, &["--grace", "300ms", "--", "sh", "-c", &script]);
+        let recorder = run.ready();
+        run.ready();
+        assert_eq!(run.code(), 0, "{how:?}: {}", run.stderr());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
+        if how == As::Plain {
+            assert!(!alive(recorder), "the recorder {recorder} was left running");
+        }
+        // One TERM for the group, however many of it end meanwhile; then the
+        // KILL, which it cannot record.
+        assert_eq!(
+            run.rest(),
+            [format!("{recorder} {}", libc::SIGTERM)],
+            "{how:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 #[test]
@@ -246,4 +257,66 @@ fn a_daemon_left_behind_gets_term_once_while_others_end() {
     // Then only the KILL, which it cannot record.
     assert_eq!(run.rest(), Vec::<String>::new());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "flushed\n");
+}
+
+#[test]
+fn a_daemon_started_during_the_shutdown_gets_term_before_the_kill() {
+    require!(
+        crate::support::have_program("setsid"),
+        "setsid(1) is not installed"
+    );
+    // The command leaves a worker in its group, then exits. On TERM the
+    // worker starts a daemon in a session of its own (out of the group,
+    // and after the TERM that the shutdown began with), waits until it has
+    // set its own TERM trap, and ends. The daemon, re-parented to preflight
+    // then, must get a TERM of its own and end cleanly on it, well before
+    // the grace period's KILL.
+    for how in both() {
+        let dir = TempDir::new();
+        let got = dir.join("got");
+        let (daemon_ready, worker_ready) = (dir.join("daemon-ready"), dir.join("worker-ready"));
+        let daemon = dir.join("daemon.sh");
+        std::fs::write(
+            &daemon,
+            format!(
+                "trap 'echo got-term >> {got}; exit 0' TERM\n: > {ready}\nsleep 30 & wait\n",
+                got = got.display(),
+                ready = daemon_ready.display()
+            ),
+        )
+        .unwrap();
+        let worker = dir.join("worker.sh");
+        std::fs::write(
+            &worker,
+            format!(
+                "trap 'setsid sh {daemon} & until [ -e {ready} ]; do sleep 0.01; done; exit 0' TERM\n\
+                 : > {me}\nwhile :; do sleep 0.05; done\n",
+                daemon = daemon.display(),
+                ready = daemon_ready.display(),
+                me = worker_ready.display()
+            ),
+        )
+        .unwrap();
+        let command = format!(
+            "sh {} & until [ -e {} ]; do sleep 0.01; done; exit 3",
+            worker.display(),
+            worker_ready.display()
+        );
+        let mut run = Run::start(how, &["--grace", "20s", "--", "sh", "-c", &command]);
+        let (status, took) = run.finish();
+        assert_eq!(status.code(), Some(3), "{how:?}: {}", run.stderr());
+        assert_eq!(
+            std::fs::read_to_string(&got).unwrap_or_default(),
+            "got-term\n",
+            "{how:?}: the daemon did not get TERM; {}",
+            run.stderr()
+        );
+        assert!(
+            !run.stderr().contains("sending KILL"),
+            "{how:?}: {}",
+            run.stderr()
+        );
+        assert!(took < Duration::from_secs(15), "{how:?}: {took:?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -94,14 +94,18 @@ fn stat(pid: i32) -> Option<Stat> {
     })
 }
 
-fn all() -> Vec<Stat> {
+/// Every pid /proc lists (in preflight's PID namespace); empty without it.
+pub fn pids() -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(stat)
         .collect()
+}
+
+fn all() -> Vec<Stat> {
+    pids().into_iter().filter_map(stat).collect()
 }
 
 #[cfg(test)]

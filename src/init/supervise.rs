@@ -286,8 +286,9 @@ impl<'a> Supervisor<'a> {
     }
 
     /// Send `sig` to everything left after the command ended: as PID 1 the
-    /// whole namespace; else the command's group and every child
-    /// re-parented to us from another group (a `setsid` daemon). A TERM goes
+    /// whole namespace, and each child re-parented to us that was not there
+    /// yet (a daemon started on TERM); else the command's group and every
+    /// child re-parented to us from another group (a `setsid` daemon). A TERM goes
     /// once to each (a second one means "hurry" to many programs): to the
     /// group when the stage starts, to a child the first time it is seen.
     /// KILL is repeated for every newcomer.
@@ -297,13 +298,19 @@ impl<'a> Supervisor<'a> {
         }
         let again = new_stage || sig == libc::SIGKILL;
         let kill = sig == libc::SIGKILL;
-        if self.pid1 {
-            if again {
-                if kill {
-                    self.log_kill(&[-1], Instant::now());
-                }
-                send(-1, sig);
-            }
+        if self.pid1 && kill {
+            self.log_kill(&[-1], Instant::now());
+            send(-1, sig);
+            return;
+        }
+        if self.pid1 && new_stage {
+            // Whatever is there now gets this TERM from kill(-1): only a
+            // process that appears later (a daemon started on TERM, then
+            // re-parented to us) is owed one of its own below. Listed before
+            // the kill, so a process forked meanwhile gets a second TERM
+            // rather than none.
+            self.signaled = procs::pids();
+            send(-1, sig);
             return;
         }
         let mut who = Vec::new();
@@ -314,7 +321,8 @@ impl<'a> Supervisor<'a> {
             if self.signaled.contains(&pid) {
                 continue;
             }
-            if !self.in_group(pid) {
+            // As PID 1 every newcomer is owed the TERM: kill(-1) came before it.
+            if self.pid1 || !self.in_group(pid) {
                 who.push(pid);
             }
             self.signaled.push(pid);
