@@ -28,6 +28,8 @@
 //! - [`user`]: `--user` resolved to ids, groups and HOME.
 //! - [`init`]: the synchronous PID-1 core (spawn, forward, reap, shut down);
 //!   its input is [`init::InitOptions`].
+//! - `sys`: the one module with `unsafe` (system calls without a safe
+//!   binding for `init`; the signalfd `wait` watches on tokio's reactor).
 //! - [`logging`]: one line per event on stderr, text or JSON.
 //! - [`describe`]: one way to write an I/O error, bytes as hex (a leaf).
 //! - [`exit_code`]: the exit-code contract; [`app`]: the phases in order.
@@ -58,6 +60,7 @@ pub mod pattern;
 pub mod probe;
 pub mod protocol;
 pub mod secrets;
+mod sys;
 pub mod target;
 pub mod templates;
 pub mod timeline;

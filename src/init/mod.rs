@@ -47,7 +47,6 @@ pub mod signals;
 mod spawn;
 mod subreaper;
 mod supervise;
-mod sys;
 mod tail;
 
 use std::ffi::OsString;
@@ -60,6 +59,7 @@ use std::time::Duration;
 use tracing::warn;
 
 use crate::exit_code::{self, Status};
+use crate::sys;
 use crate::user::Credentials;
 
 pub use options::{InitOptions, Program, Restart, Several};

@@ -2,8 +2,8 @@
 
 use tracing::{debug, warn};
 
-use super::sys::{self, Reaped};
 use crate::exit_code::Status;
+use crate::sys::{self, Reaped};
 
 /// What a drain found.
 #[derive(Debug, Default)]

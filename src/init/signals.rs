@@ -40,9 +40,9 @@ pub const RTMIN: i32 = 34;
 pub const RTMAX: i32 = 64;
 
 /// Every signal, as a set to block or wait for (musl's own three included:
-/// see [`crate::init::sys`]'s `every_signal`).
+/// see [`crate::sys`]'s `every_signal`).
 pub fn all() -> SigSet {
-    crate::init::sys::every_signal()
+    crate::sys::every_signal()
 }
 
 /// Parse a signal: a name with or without `SIG` (`TERM`, `SIGTERM`, any case),
@@ -152,7 +152,7 @@ impl fmt::Display for Name {
 /// defaults (`sys::ChildSetup` relies on it and does not reset them again).
 pub fn block_all() {
     let _ = all().thread_block();
-    crate::init::sys::reset_dispositions();
+    crate::sys::reset_dispositions();
 }
 
 /// Take a terminating signal (TERM, INT, HUP, QUIT) if one is pending, without
@@ -165,7 +165,7 @@ pub fn take_pending_terminating() -> Option<i32> {
             set.add(s);
         }
     }
-    crate::init::sys::wait_signal(&set, Some(std::time::Duration::ZERO)).map(|i| i.signo)
+    crate::sys::wait_signal(&set, Some(std::time::Duration::ZERO)).map(|i| i.signo)
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 
 use std::os::unix::process::CommandExt;
 
-use super::sys::ChildSetup;
 use super::{Command, SpawnError};
+use crate::sys::ChildSetup;
 
 fn command(cmd: &Command, setup: ChildSetup) -> Result<std::process::Command, SpawnError> {
     let Some((program, args)) = cmd.argv.split_first() else {

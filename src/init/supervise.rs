@@ -7,9 +7,9 @@ use tracing::{debug, info, warn};
 
 use super::options::InitOptions;
 use super::signals::{self, Name};
-use super::sys::{self, SigInfo};
 use super::{Ended, Role, Stop, procs, reap};
 use crate::exit_code::Status;
+use crate::sys::{self, SigInfo};
 
 /// How long the command runs before preflight gives back start-up memory.
 const SHRINK_AFTER: std::time::Duration = std::time::Duration::from_millis(200);

@@ -32,51 +32,25 @@ pub async fn terminating() -> i32 {
 mod platform {
     use std::io;
 
-    use nix::sys::signalfd::{SfdFlags, SignalFd};
-    use tokio::io::Interest;
-    use tokio::io::unix::AsyncFd;
-
     pub async fn terminating() -> io::Result<i32> {
-        let fd = SignalFd::with_flags(
-            &crate::init::signals::all(),
-            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
-        )?;
-        let fd = register(fd)?;
+        let fd = crate::sys::AsyncSignalFd::new(&crate::init::signals::all())?;
         loop {
-            let mut guard = fd.readable().await?;
-            match guard.get_inner().read_signal() {
-                Ok(Some(info)) => {
-                    let sig = info.ssi_signo as i32;
-                    if super::TERMINATING.contains(&sig) {
-                        return Ok(sig);
-                    }
-                    // preflight's own doing (SIGPIPE from a log line to a
-                    // closed stderr): not logged, or that line would raise
-                    // the next one, for ever, and starve the wait's clock.
-                    if info.ssi_code == libc::SI_USER && info.ssi_pid == std::process::id() {
-                        continue;
-                    }
-                    tracing::debug!(
-                        sig,
-                        "signal while waiting: nothing to forward it to, dropped"
-                    );
-                }
-                Ok(None) => guard.clear_ready(),
-                Err(e) => return Err(e.into()),
+            let info = fd.next().await?;
+            let sig = info.ssi_signo as i32;
+            if super::TERMINATING.contains(&sig) {
+                return Ok(sig);
             }
+            // preflight's own doing (SIGPIPE from a log line to a closed
+            // stderr): not logged, or that line would raise the next one,
+            // for ever, and starve the wait's clock.
+            if info.ssi_code == libc::SI_USER && info.ssi_pid == std::process::id() {
+                continue;
+            }
+            tracing::debug!(
+                sig,
+                "signal while waiting: nothing to forward it to, dropped"
+            );
         }
-    }
-
-    /// The crate's one `unsafe` outside `init/sys.rs`: tokio's only way to
-    /// watch a descriptor that is not a socket or a pipe. Kept here so that
-    /// the PID-1 core never names tokio.
-    #[allow(unsafe_code)]
-    fn register(fd: SignalFd) -> io::Result<AsyncFd<SignalFd>> {
-        // SAFETY: tokio requires the descriptor to stay open, and the same
-        // one, for as long as the AsyncFd lives. The AsyncFd owns the
-        // SignalFd, which closes its descriptor only when dropped (after
-        // tokio deregistered it) and never swaps it for another.
-        unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(|e| e.into())
     }
 }
 

@@ -1,7 +1,10 @@
-//! The one place with `unsafe`: thin wrappers over system calls that have no
-//! safe binding (or whose safe binding cannot say real-time signals: nix's
-//! `Signal` enum stops at 31, so `kill`, `waitpid` and `sigwaitinfo` go
-//! through libc here). Every block says why it is sound.
+//! The one place with `unsafe` (besides the C `main` of the binary): thin
+//! wrappers over system calls that have no safe binding (or whose safe
+//! binding cannot say real-time signals: nix's `Signal` enum stops at 31, so
+//! `kill`, `waitpid` and `sigwaitinfo` go through libc here), for the PID-1
+//! core (`init`), and [`async_signalfd`], the signalfd that `wait` watches
+//! on tokio's reactor. Every block says why it is sound. Only
+//! [`async_signalfd`] names tokio: `init` never does.
 //!
 //! Linux is the home. Elsewhere (macOS, for local debugging) the supervisor
 //! waits with `sigwait` and cannot time out: `--grace`, `--kill-after` and
@@ -591,4 +594,43 @@ fn relro() -> Option<Option<Relro>> {
         end: (relro.p_vaddr + relro.p_memsz) as usize,
         first: first.p_vaddr as usize,
     }))
+}
+
+/// A signalfd on tokio's reactor: how `wait` takes signals (see
+/// `wait::interrupt`). tokio's only way to watch a descriptor that is not a
+/// socket or a pipe is `unsafe`; it is here so that `unsafe` stays in this
+/// one module. The signalfd is never handed out, so nothing can close or
+/// swap it while tokio watches it.
+#[cfg(target_os = "linux")]
+pub struct AsyncSignalFd(tokio::io::unix::AsyncFd<nix::sys::signalfd::SignalFd>);
+
+#[cfg(target_os = "linux")]
+impl AsyncSignalFd {
+    /// A non-blocking, CLOEXEC signalfd for `set` (which must be blocked),
+    /// registered with the current tokio runtime (I/O enabled).
+    pub fn new(set: &SigSet) -> io::Result<AsyncSignalFd> {
+        use nix::sys::signalfd::{SfdFlags, SignalFd};
+        let fd = SignalFd::with_flags(set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+        // SAFETY: tokio requires the descriptor to stay open, and the same
+        // one, for as long as the AsyncFd lives. The AsyncFd owns the
+        // SignalFd, which closes its descriptor only when dropped (after
+        // tokio deregistered it), and no `&mut` to it ever leaves this type,
+        // so it is never swapped for another.
+        let fd = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+        }?;
+        Ok(AsyncSignalFd(fd))
+    }
+
+    /// The next signal taken from the set.
+    pub async fn next(&self) -> io::Result<libc::signalfd_siginfo> {
+        loop {
+            let mut guard = self.0.readable().await?;
+            match guard.get_inner().read_signal() {
+                Ok(Some(info)) => return Ok(info),
+                Ok(None) => guard.clear_ready(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
 }
