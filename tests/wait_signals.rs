@@ -82,3 +82,22 @@ fn a_broken_stderr_does_not_keep_the_wait_from_ending() {
     let mut run = Run::from_child(As::Plain, child);
     assert_eq!(run.code(), 124);
 }
+
+#[test]
+fn another_signal_while_waiting_is_dropped_and_the_wait_goes_on() {
+    // USR1 is taken and dropped (nothing runs yet to forward it to): the
+    // wait neither ends on it nor stops keeping its deadline.
+    let closed = ClosedPort::new();
+    let dir = TempDir::new();
+    let marker = dir.join("started");
+    let mut cmd = preflight();
+    cmd.args(["--wait", &closed.url(), "--timeout", "1s", "--", "touch"])
+        .arg(&marker);
+    let mut run = Run::spawn(As::Plain, cmd);
+    run.expect("waiting for");
+    run.signal(libc::SIGUSR1);
+    let (status, took) = run.finish();
+    assert_eq!(status.code(), Some(124), "{}", run.stderr());
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(!marker.exists(), "the command was started");
+}
