@@ -85,7 +85,7 @@ pub struct Command {
 }
 
 /// The main command, or a hook.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Role {
     /// When it exits, every process left gets TERM, `grace`, KILL.
     Main,
@@ -127,14 +127,6 @@ impl Stop {
         self.0.load(Ordering::SeqCst)
     }
 }
-
-impl PartialEq for Stop {
-    fn eq(&self, other: &Stop) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Stop {}
 
 /// How a supervised child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

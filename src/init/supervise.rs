@@ -60,7 +60,7 @@ impl<'a> Supervisor<'a> {
             Role::Hook { timeout, stop } => (timeout.map(|t| Instant::now() + t), stop.clone()),
             Role::Main => (None, None),
         };
-        let main = role == Role::Main;
+        let main = matches!(role, Role::Main);
         Supervisor {
             child,
             role,
