@@ -23,7 +23,7 @@ use crate::require;
 use crate::support::TempDir;
 use crate::support::pki::Pki;
 use crate::support::server::Server;
-use crate::support::{Bounded, have_program, listening, preflight};
+use crate::support::{Bounded, expect_exit, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:5432";
 
@@ -86,6 +86,12 @@ fn pg_bin() -> Option<PathBuf> {
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
+}
+
+/// The server binaries for an instance of the test's own; None (the test
+/// skipped, or failed under CI: see `support::skip`) when it cannot run here.
+fn own_bin() -> Option<PathBuf> {
+    can_run_own().map_err(|e| crate::support::skip(&e)).ok()
 }
 
 /// Can this test start its own PostgreSQL? (binaries, and the `postgres`
@@ -342,21 +348,11 @@ async fn shared_server_is_ready_without_credentials() {
 fn postgresql_scheme_is_the_postgres_probe() {
     require!(listening(SHARED), "no PostgreSQL listening on {SHARED}");
     let url = "postgresql://postgres@127.0.0.1:5432/postgres";
-    let out = preflight().args(["check", url]).bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = expect_exit(0, preflight().args(["check", url]));
     assert!(stderr.contains(&format!("{url} is ready")), "{stderr}");
     require!(listening("127.0.0.1:6379"), "no Redis on 127.0.0.1:6379");
-    let out = preflight()
-        .args([
-            "check",
-            "postgresql://127.0.0.1:6379",
-            "--try-timeout",
-            "5s",
-        ])
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let redis = "postgresql://127.0.0.1:6379";
+    expect_exit(1, preflight().args(["check", redis, "--try-timeout", "5s"]));
 }
 
 #[tokio::test]
@@ -392,10 +388,7 @@ async fn missing_database_is_not_ready_with_the_servers_words() {
 
 #[tokio::test]
 async fn password_logins_md5_scram_cleartext_right_is_ready_wrong_is_fatal() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     let mut pg = Pg::init(
         &bin,
         &[],
@@ -455,10 +448,7 @@ async fn password_logins_md5_scram_cleartext_right_is_ready_wrong_is_fatal() {
 
 #[tokio::test]
 async fn probes_leave_no_complaint_in_the_server_log() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     // scram on 127.0.0.1: the probe closes at the password request.
     let mut pg = Pg::init(&bin, &[], &["host all all 127.0.0.1/32 scram-sha-256"]);
     pg.start();
@@ -502,10 +492,7 @@ async fn probes_leave_no_complaint_in_the_server_log() {
 
 #[tokio::test]
 async fn server_started_after_the_probe_began_is_detected() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     let mut pg = Pg::init(&bin, &[], &[]);
     let p = probe(&format!("postgres://{}", pg.addr()));
     assert!(matches!(try_once(&p).await, Err(ProbeError::Connect(_))));
@@ -531,10 +518,7 @@ async fn server_started_after_the_probe_began_is_detected() {
 
 #[tokio::test]
 async fn standby_with_hot_standby_off_stays_not_ready_with_the_servers_message() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     let pg = Pg::standby_without_primary(&bin);
     for url in [
         format!("postgres://{}", pg.addr()),
@@ -556,10 +540,7 @@ async fn standby_with_hot_standby_off_stays_not_ready_with_the_servers_message()
 
 #[tokio::test]
 async fn too_many_clients_is_not_ready_then_ready_when_a_slot_frees() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     let mut pg = Pg::init(
         &bin,
         &["max_connections = 2", "superuser_reserved_connections = 0"],
@@ -580,10 +561,7 @@ async fn too_many_clients_is_not_ready_then_ready_when_a_slot_frees() {
 
 #[tokio::test]
 async fn server_stopped_mid_wait_is_shutting_down_then_refused() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     let mut pg = Pg::init(&bin, &[], &[]);
     pg.start();
     let p = probe(&format!("postgres://{}", pg.addr()));
@@ -638,10 +616,7 @@ fn crash_conf() -> [&'static str; 3] {
 
 #[tokio::test]
 async fn crash_recovery_tcp_opens_early_the_probe_waits_until_a_query_succeeds() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     let mut pg = Pg::init(&bin, &crash_conf(), &[]);
     pg.start();
     crash_under_load(&mut pg);
@@ -689,10 +664,7 @@ async fn crash_recovery_tcp_opens_early_the_probe_waits_until_a_query_succeeds()
 
 #[test]
 fn preflight_wait_then_first_query_succeeds_after_crash_recovery() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     let mut pg = Pg::init(&bin, &crash_conf(), &[]);
     pg.start();
     crash_under_load(&mut pg);
@@ -716,21 +688,10 @@ fn preflight_wait_then_first_query_succeeds_after_crash_recovery() {
 
 #[test]
 fn preflight_wait_on_a_refusing_standby_times_out_with_the_servers_reason() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     let pg = Pg::standby_without_primary(&bin);
-    let out = preflight()
-        .args([
-            "wait",
-            "--timeout",
-            "2s",
-            &format!("postgres://{}", pg.addr()),
-        ])
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(124), "{stderr}");
+    let url = format!("postgres://{}", pg.addr());
+    let stderr = expect_exit(124, preflight().args(["wait", "--timeout", "2s", &url]));
     assert!(stderr.contains("Hot standby mode is disabled"), "{stderr}");
 }
 
@@ -739,29 +700,15 @@ fn preflight_wait_on_a_refusing_standby_times_out_with_the_servers_reason() {
 #[tokio::test]
 async fn lock_is_granted_to_the_second_only_after_the_first_socket_is_dropped() {
     require!(listening(SHARED), "no PostgreSQL listening on {SHARED}");
-    let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
     // A name of its own, so parallel runs of other tests cannot interfere.
     let name = format!("preflight-test-{}", std::process::id());
-    let first = preflight::lock::postgres::lock(
-        &target,
-        &name,
-        Duration::from_secs(10),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let first = shared_lock(&name).await.unwrap();
 
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     let second = tokio::spawn({
-        let (target, name) = (target.clone(), name.clone());
+        let name = name.clone();
         async move {
-            let got = preflight::lock::postgres::lock(
-                &target,
-                &name,
-                Duration::from_secs(10),
-                &Default::default(),
-            )
-            .await;
+            let got = shared_lock(&name).await;
             let _ = tx.send(Instant::now());
             got
         }
@@ -790,31 +737,16 @@ async fn lock_is_granted_to_the_second_only_after_the_first_socket_is_dropped() 
         "the lock socket must not leak into hooks"
     );
     let key = preflight::lock::postgres::lock_key(&name);
-    let held = Command::new("psql")
-        .args([
-            "-X",
-            "-At",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-c",
-        ])
-        .arg(format!(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
-             AND ((classid::bigint << 32) | objid::bigint) = ({key}::bigint)"
-        ))
-        .output();
-    if let Ok(out) = held {
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    if let Some(holders) = advisory_lock_backends(key, true) {
+        assert_eq!(holders, "1");
     }
     drop(second);
 }
 
-/// Backends of the shared server blocked on the advisory lock `key`.
-fn lock_waiters(key: i64) -> String {
+/// How many backends of the shared server hold (`granted`) or wait for the
+/// advisory lock `key`, as psql counts them; None if psql cannot run.
+fn advisory_lock_backends(key: i64, granted: bool) -> Option<String> {
+    let not = if granted { "" } else { "NOT " };
     let out = Command::new("psql")
         .args([
             "-X",
@@ -828,43 +760,39 @@ fn lock_waiters(key: i64) -> String {
             "-c",
         ])
         .arg(format!(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND {not}granted \
              AND ((classid::bigint << 32) | objid::bigint) = ({key}::bigint)"
         ))
         .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Backends of the shared server blocked on the advisory lock `key`.
+fn lock_waiters(key: i64) -> String {
+    advisory_lock_backends(key, false).expect("run psql")
+}
+
+/// The PostgreSQL `--lock NAME` on the shared server, as wait/ takes it.
+async fn shared_lock(name: &str) -> Result<std::net::TcpStream, ProbeError> {
+    let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
+    preflight::lock::postgres::lock(&target, name, Duration::from_secs(10), &Default::default())
+        .await
 }
 
 #[tokio::test]
 async fn a_lock_waiter_that_gives_up_leaves_no_backend_queued_for_the_lock() {
     require!(listening(SHARED), "no PostgreSQL listening on {SHARED}");
     require!(have_program("psql"), "no psql on PATH");
-    let target = preflight::target::parse("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
     let name = format!("preflight-test-abandon-{}", std::process::id());
     let key = preflight::lock::postgres::lock_key(&name);
-    let held = preflight::lock::postgres::lock(
-        &target,
-        &name,
-        Duration::from_secs(10),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let held = shared_lock(&name).await.unwrap();
     // A second lock call queues behind the first; wait/ drops a future
     // whose deadline passed: here once the server shows it queued (a
     // handshake: under load a fixed delay may end before it even connects).
     let waiter = tokio::spawn({
-        let (target, name) = (target.clone(), name.clone());
-        async move {
-            preflight::lock::postgres::lock(
-                &target,
-                &name,
-                Duration::from_secs(10),
-                &Default::default(),
-            )
-            .await
-        }
+        let name = name.clone();
+        async move { shared_lock(&name).await }
     });
     let start = Instant::now();
     while lock_waiters(key) != "1" {
@@ -1118,10 +1046,7 @@ async fn fake_peer_answering_57p03_is_not_ready_and_other_errors_are_up() {
 
 #[test]
 fn the_lock_outlives_the_servers_idle_session_timeout_while_the_hooks_run() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     // The server ends any session idle for 1 s; the lock's session is idle
     // for as long as the hooks run.
     let mut pg = Pg::init(&bin, &["idle_session_timeout = '1s'"], &[]);
@@ -1192,10 +1117,7 @@ fn tls_only(bin: &Path, pki: &Pki) -> Pg {
 
 #[tokio::test]
 async fn sslmode_against_a_tls_only_server() {
-    let bin = match can_run_own() {
-        Ok(b) => b,
-        Err(e) => return crate::support::skip(&e),
-    };
+    let Some(bin) = own_bin() else { return };
     let pki = Pki::new();
     let wrong = Pki::new();
     let pg = tls_only(&bin, &pki);
