@@ -16,13 +16,14 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::support::TempDir;
+use crate::support::fake::{self, Peer};
 use crate::support::pki::{Pki, self_signed_server};
 
 /// Long enough for anything on 127.0.0.1; a probe that needs more hangs.
 const PATIENCE: Duration = Duration::from_secs(10);
 
 fn probe(target: &str) -> Http {
-    Http::with_ca_file(&target::parse(target).unwrap(), None)
+    https_probe(target, None)
 }
 
 /// Read a request head (through the empty line) from `s`.
@@ -59,6 +60,12 @@ async fn check(http: &Http) -> Result<(), ProbeError> {
         .expect("the probe decides without waiting for a deadline")
 }
 
+/// The error of one try at `url`, trusting `ca`; a try that succeeds fails
+/// the test.
+async fn error_at(url: &str, ca: Option<&std::path::Path>) -> ProbeError {
+    check(&https_probe(url, ca)).await.unwrap_err()
+}
+
 #[tokio::test]
 async fn http_2xx_is_ready_and_the_request_is_one_plain_get() {
     let (port, request) = answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
@@ -79,9 +86,7 @@ async fn http_2xx_is_ready_and_the_request_is_one_plain_get() {
 #[tokio::test]
 async fn http_503_is_not_ready_with_the_status_in_the_reason() {
     let (port, _) = answer_once(b"HTTP/1.1 503 Service Unavailable\r\n\r\n").await;
-    let err = check(&probe(&format!("http://127.0.0.1:{port}/")))
-        .await
-        .unwrap_err();
+    let err = error_at(&format!("http://127.0.0.1:{port}/"), None).await;
     assert!(matches!(err, ProbeError::NotReady(_)), "{err:?}");
     assert!(err.is_retryable());
     assert_eq!(err.to_string(), "not ready: HTTP 503 Service Unavailable");
@@ -95,9 +100,7 @@ async fn http_status_option_asks_for_exactly_that_status() {
         .unwrap();
 
     let (port, _) = answer_once(b"HTTP/1.1 200 OK\r\n\r\n").await;
-    let err = check(&probe(&format!("http://127.0.0.1:{port}/#status=204")))
-        .await
-        .unwrap_err();
+    let err = error_at(&format!("http://127.0.0.1:{port}/#status=204"), None).await;
     assert!(
         err.to_string().contains("HTTP 200 OK, expected 204"),
         "{err}"
@@ -108,9 +111,7 @@ async fn http_status_option_asks_for_exactly_that_status() {
 async fn http_redirect_is_not_followed_and_not_ready_unless_asked_for() {
     let response = b"HTTP/1.1 302 Found\r\nLocation: /login\r\n\r\n";
     let (port, _) = answer_once(response).await;
-    let err = check(&probe(&format!("http://127.0.0.1:{port}/")))
-        .await
-        .unwrap_err();
+    let err = error_at(&format!("http://127.0.0.1:{port}/"), None).await;
     assert!(matches!(err, ProbeError::NotReady(_)), "{err:?}");
     let err = err.to_string();
     assert!(
@@ -142,17 +143,9 @@ async fn http_interim_1xx_responses_are_skipped() {
 #[tokio::test]
 async fn http_peer_that_accepts_and_closes_at_once_is_a_protocol_error() {
     // docker-proxy publishing a port whose container is not up yet.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        for _ in 0..2 {
-            drop(listener.accept().await.unwrap());
-        }
-    });
+    let addr = fake::start(Peer::CloseAtOnce).await;
     for _ in 0..2 {
-        let err = check(&probe(&format!("http://127.0.0.1:{port}/")))
-            .await
-            .unwrap_err();
+        let err = error_at(&format!("http://{addr}/"), None).await;
         assert!(matches!(err, ProbeError::Protocol(_)), "{err:?}");
         assert!(err.is_retryable());
         assert!(
@@ -166,18 +159,8 @@ async fn http_peer_that_accepts_and_closes_at_once_is_a_protocol_error() {
 async fn http_garbage_is_a_protocol_error_at_once() {
     // An SSH server, say: it speaks first and waits; the probe must not wait
     // for it to close.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (done_tx, done_rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").await.unwrap();
-        let _ = done_rx.await;
-    });
-    let err = check(&probe(&format!("http://127.0.0.1:{port}/")))
-        .await
-        .unwrap_err();
-    drop(done_tx);
+    let addr = fake::start(Peer::Send(b"SSH-2.0-OpenSSH_9.2\r\n".to_vec())).await;
+    let err = error_at(&format!("http://{addr}/"), None).await;
     assert!(matches!(err, ProbeError::Protocol(_)), "{err:?}");
     assert!(err.to_string().contains("not an HTTP response"), "{err}");
     assert!(err.to_string().contains("SSH-2.0"), "{err}");
@@ -204,9 +187,7 @@ async fn http_endless_headers_stop_at_the_cap() {
         }
         sent
     });
-    let err = check(&probe(&format!("http://127.0.0.1:{port}/")))
-        .await
-        .unwrap_err();
+    let err = error_at(&format!("http://127.0.0.1:{port}/"), None).await;
     assert!(matches!(err, ProbeError::Protocol(_)), "{err:?}");
     assert!(err.to_string().contains("headers longer than"), "{err}");
     let sent = timeout(PATIENCE, sent).await.unwrap().unwrap();
@@ -281,9 +262,7 @@ async fn https_is_ready_with_a_certificate_from_the_ca_file() {
 #[tokio::test]
 async fn https_self_signed_certificate_is_fatal_and_says_so() {
     let port = https_once(self_signed_server(), b"HTTP/1.1 200 OK\r\n\r\n").await;
-    let err = check(&https_probe(&format!("https://localhost:{port}/"), None))
-        .await
-        .unwrap_err();
+    let err = error_at(&format!("https://localhost:{port}/"), None).await;
     assert!(matches!(err, ProbeError::Fatal(_)), "{err:?}");
     assert!(!err.is_retryable());
     let err = err.to_string();
@@ -291,41 +270,29 @@ async fn https_self_signed_certificate_is_fatal_and_says_so() {
     assert!(err.contains("PREFLIGHT_CA_FILE"), "{err}");
 }
 
-#[tokio::test]
-async fn https_certificate_for_another_name_is_fatal() {
+/// The fatal error of a try at `https://localhost:PORT/`, trusting the CA
+/// that signed the server's certificate for `names` (`expired`).
+async fn trusted_ca_but(names: &[&str], expired: bool) -> String {
     let pki = Pki::new();
     let dir = TempDir::new();
     let ca_file = pki.ca_file(&dir);
-    let port = https_once(pki.server(&["db.internal"], false), b"").await;
-    let err = check(&https_probe(
-        &format!("https://localhost:{port}/"),
-        Some(&ca_file),
-    ))
-    .await
-    .unwrap_err();
+    let port = https_once(pki.server(names, expired), b"").await;
+    let err = error_at(&format!("https://localhost:{port}/"), Some(&ca_file)).await;
     assert!(matches!(err, ProbeError::Fatal(_)), "{err:?}");
-    let err = err.to_string();
+    err.to_string()
+}
+
+#[tokio::test]
+async fn https_certificate_for_another_name_is_fatal() {
+    let err = trusted_ca_but(&["db.internal"], false).await;
     assert!(err.contains("not valid for \"localhost\""), "{err}");
     assert!(err.contains("db.internal"), "{err}");
 }
 
 #[tokio::test]
 async fn https_expired_certificate_is_fatal() {
-    let pki = Pki::new();
-    let dir = TempDir::new();
-    let ca_file = pki.ca_file(&dir);
-    let port = https_once(pki.server(&["localhost"], true), b"").await;
-    let err = check(&https_probe(
-        &format!("https://localhost:{port}/"),
-        Some(&ca_file),
-    ))
-    .await
-    .unwrap_err();
-    assert!(matches!(err, ProbeError::Fatal(_)), "{err:?}");
-    assert!(
-        err.to_string().starts_with("TLS: certificate expired"),
-        "{err}"
-    );
+    let err = trusted_ca_but(&["localhost"], true).await;
+    assert!(err.starts_with("TLS: certificate expired"), "{err}");
 }
 
 #[tokio::test]
@@ -336,9 +303,7 @@ async fn https_unreadable_ca_file_is_fatal_and_names_it() {
     std::fs::write(&empty, "not a certificate\n").unwrap();
     // The probe fails before connecting: nothing needs to listen.
     for (file, why) in [(&missing, "cannot read"), (&empty, "no PEM CERTIFICATE")] {
-        let err = check(&https_probe("https://localhost:1/", Some(file)))
-            .await
-            .unwrap_err();
+        let err = error_at("https://localhost:1/", Some(file)).await;
         assert!(matches!(err, ProbeError::Fatal(_)), "{err:?}");
         let err = err.to_string();
         assert!(
@@ -350,12 +315,8 @@ async fn https_unreadable_ca_file_is_fatal_and_names_it() {
 
 #[tokio::test]
 async fn https_peer_that_closes_during_the_handshake_is_retried() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { drop(listener.accept().await.unwrap()) });
-    let err = check(&https_probe(&format!("https://localhost:{port}/"), None))
-        .await
-        .unwrap_err();
+    let port = fake::start(Peer::CloseAtOnce).await.port();
+    let err = error_at(&format!("https://localhost:{port}/"), None).await;
     assert!(matches!(err, ProbeError::Protocol(_)), "{err:?}");
     assert!(err.is_retryable());
     assert!(err.to_string().contains("TLS handshake"), "{err}");
@@ -364,15 +325,11 @@ async fn https_peer_that_closes_during_the_handshake_is_retried() {
 #[tokio::test]
 async fn https_against_a_plain_http_port_is_a_retryable_protocol_error() {
     // A plain HTTP server answers the ClientHello with a 400 and closes.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let _ = write_and_close(&mut s, b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
-    });
-    let err = check(&https_probe(&format!("https://127.0.0.1:{port}/"), None))
-        .await
-        .unwrap_err();
+    let addr = fake::start(Peer::SendThenClose(
+        b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(),
+    ))
+    .await;
+    let err = error_at(&format!("https://{addr}/"), None).await;
     assert!(matches!(err, ProbeError::Protocol(_)), "{err:?}");
     assert!(err.is_retryable());
     assert!(err.to_string().contains("TLS"), "{err}");
