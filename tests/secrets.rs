@@ -4,7 +4,17 @@
 //! `/proc/PID/cmdline` shows to every user of the machine.
 
 use crate::support::peers::ClosedPort;
-use crate::support::{Bounded, preflight};
+use crate::support::{Bounded, expect_exit, preflight};
+
+/// Wait for a closed port only briefly, then run the command anyway.
+const GIVE_UP_AT_ONCE: [&str; 6] = [
+    "-t",
+    "1s",
+    "--try-timeout",
+    "0.5s",
+    "--on-timeout",
+    "continue",
+];
 
 #[test]
 fn passwords_on_the_command_line_are_scrubbed_from_proc_cmdline() {
@@ -13,14 +23,7 @@ fn passwords_on_the_command_line_are_scrubbed_from_proc_cmdline() {
     let lock_free = format!("redis://:s3cret-redis@127.0.0.1:{}/0", closed.port);
     let out = preflight()
         .args(["--wait", &target, &lock_free])
-        .args([
-            "-t",
-            "1s",
-            "--try-timeout",
-            "0.5s",
-            "--on-timeout",
-            "continue",
-        ])
+        .args(GIVE_UP_AT_ONCE)
         .args(["--", "sh", "-c", "tr '\\0' ' ' < /proc/$PPID/cmdline"])
         .bounded_output();
     let cmdline = String::from_utf8_lossy(&out.stdout);
@@ -42,12 +45,12 @@ fn a_secret_is_masked_in_every_line_preflight_writes_whatever_its_source() {
     // from the environment or in a URL, must not be.
     let hook = "true hunter2-from-env postgres://u:s3cr%40t-url@db/x";
     for format in ["text", "json"] {
-        let out = preflight()
-            .args(["--log-format", format, "--hook", hook, "--", "true"])
-            .env("PGPASSWORD", "hunter2-from-env")
-            .bounded_output();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let stderr = expect_exit(
+            0,
+            preflight()
+                .args(["--log-format", format, "--hook", hook, "--", "true"])
+                .env("PGPASSWORD", "hunter2-from-env"),
+        );
         assert!(stderr.contains("hook '"), "{format}: {stderr}");
         assert!(!stderr.contains("hunter2-from-env"), "{format}: {stderr}");
         assert!(!stderr.contains("s3cr%40t-url"), "{format}: {stderr}");
@@ -57,11 +60,10 @@ fn a_secret_is_masked_in_every_line_preflight_writes_whatever_its_source() {
 
 #[test]
 fn a_line_break_in_what_preflight_logs_never_starts_a_line_of_its_own() {
-    let out = preflight()
-        .args(["--hook", "true 'a\npreflight: forged'", "--", "true"])
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = expect_exit(
+        0,
+        preflight().args(["--hook", "true 'a\npreflight: forged'", "--", "true"]),
+    );
     assert!(stderr.contains("a\\npreflight: forged"), "{stderr}");
     assert!(
         !stderr.lines().any(|l| l.starts_with("preflight: forged")),
@@ -73,26 +75,15 @@ fn a_line_break_in_what_preflight_logs_never_starts_a_line_of_its_own() {
 fn a_password_in_an_env_target_is_scrubbed_and_masked_as_written() {
     let closed = ClosedPort::new();
     let url = format!("postgres://app:hunter2-%40env@127.0.0.1:{}/x", closed.port);
-    let out = preflight()
-        .args([
-            "--wait",
-            "env:DATABASE_URL",
-            "--hook",
-            "true hunter2-%40env",
-        ])
-        .args([
-            "-t",
-            "1s",
-            "--try-timeout",
-            "0.5s",
-            "--on-timeout",
-            "continue",
-        ])
-        .args(["--", "true"])
-        .env("DATABASE_URL", url)
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let hook = "true hunter2-%40env";
+    let stderr = expect_exit(
+        0,
+        preflight()
+            .args(["--wait", "env:DATABASE_URL", "--hook", hook])
+            .args(GIVE_UP_AT_ONCE)
+            .args(["--", "true"])
+            .env("DATABASE_URL", url),
+    );
     assert!(stderr.contains("hook '"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
