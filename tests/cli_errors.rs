@@ -1,26 +1,13 @@
 //! Every invalid argument, target or variable exits 2 with one line that
 //! names the bad value and what was expected, and no secret.
 
-use crate::support::{Bounded, preflight};
+use crate::support::{
+    expect_exit, expect_exit_output, expect_one_line, fails_before_anything_starts, preflight,
+};
 
+/// Bad input: exit 2, one line, nothing ran; the line.
 fn fails_with_usage(args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = preflight()
-        .args(args)
-        .envs(env.iter().copied())
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "one line expected: {stderr}"
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "stdout belongs to the child: {:?}",
-        out.stdout
-    );
-    stderr
+    fails_before_anything_starts(2, args, env)
 }
 
 #[test]
@@ -60,14 +47,13 @@ fn unknown_flags_are_one_line() {
 #[test]
 fn a_runtime_that_cannot_start_is_preflights_failure_not_a_usage_error() {
     // Three descriptors (stdio) and no more: the runtime's epoll cannot open.
-    let out = std::process::Command::new("sh")
-        .args(["-c", "ulimit -n 3 && exec \"$0\" \"$@\""])
-        .arg(crate::support::bin())
-        .args(["--wait", "127.0.0.1:1", "-t", "1s", "--", "true"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    let stderr = expect_exit(
+        125,
+        std::process::Command::new("sh")
+            .args(["-c", "ulimit -n 3 && exec \"$0\" \"$@\""])
+            .arg(crate::support::bin())
+            .args(["--wait", "127.0.0.1:1", "-t", "1s", "--", "true"]),
+    );
     assert!(
         stderr.contains("cannot start the async runtime"),
         "{stderr}"
@@ -95,15 +81,9 @@ fn huge_durations_are_refused_at_parse_time_not_a_panic_later() {
 
 #[test]
 fn a_bare_fraction_is_seconds() {
-    let out = preflight()
-        .args(["--grace", "0.3", "--kill-after", ".5", "--", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    expect_exit(
+        0,
+        preflight().args(["--grace", "0.3", "--kill-after", ".5", "--", "true"]),
     );
 }
 
@@ -142,14 +122,7 @@ fn an_argument_that_is_not_utf8_is_named() {
         ),
         (vec![OsStr::new("wait"), odd], "argument 2: 'nob\\xffdy'"),
     ] {
-        let out = preflight()
-            .args(&args)
-            .args(["--", "true"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        let stderr = expect_one_line(2, preflight().args(&args).args(["--", "true"]));
         assert!(stderr.contains(expected), "{expected}: {stderr}");
     }
 }
@@ -166,37 +139,28 @@ fn a_variable_preflight_reads_that_is_not_utf8_stops_the_start() {
         "WAIT_HOSTS",
         "PREFLIGHT_TIMEOUT",
     ] {
-        let out = preflight()
-            .env(name, odd)
-            .args(["--", "true"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        let stderr = expect_exit(2, preflight().env(name, odd).args(["--", "true"]));
         assert!(
             stderr.contains(&format!("{name}: the value is not UTF-8")),
             "{stderr}"
         );
     }
     // The child's own variables pass untouched.
-    let out = preflight()
-        .env("APP_ODD", odd)
-        .args(["--", "sh", "-c", "printf %s \"$APP_ODD\""])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let (out, _) = expect_exit_output(
+        0,
+        preflight()
+            .env("APP_ODD", odd)
+            .args(["--", "sh", "-c", "printf %s \"$APP_ODD\""]),
+    );
     assert_eq!(out.stdout, b"nob\xffdy");
 }
 
 #[test]
 fn a_command_written_without_dashes_after_wait_is_explained() {
-    let out = preflight()
-        .args(["--wait", "127.0.0.1:6379", "python3", "-c", "print(1)"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let stderr = expect_one_line(
+        2,
+        preflight().args(["--wait", "127.0.0.1:6379", "python3", "-c", "print(1)"]),
+    );
     assert!(
         stderr.contains("'-c'") && stderr.contains("a command goes after --"),
         "{stderr}"
@@ -205,20 +169,16 @@ fn a_command_written_without_dashes_after_wait_is_explained() {
 
 #[test]
 fn shell_syntax_in_a_hook_or_the_command_is_explained_with_sh_c() {
-    let out = preflight()
-        .args(["--hook", "cd /app && ./migrate", "--", "true"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(127), "{stderr}");
+    let stderr = expect_exit(
+        127,
+        preflight().args(["--hook", "cd /app && ./migrate", "--", "true"]),
+    );
     assert!(
         stderr.contains("without a shell; for shell syntax write sh -c 'cd /app && ./migrate'"),
         "{stderr}"
     );
     // A command that runs anyway gets the same advice once, as a warning.
-    let out = preflight().args(["--", "echo", "$HOME"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (out, stderr) = expect_exit_output(0, preflight().args(["--", "echo", "$HOME"]));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "$HOME\n");
     assert_eq!(stderr.matches("sh -c 'echo $HOME'").count(), 1, "{stderr}");
 }

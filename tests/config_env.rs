@@ -8,29 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use crate::require;
-use crate::support::{Bounded, TempDir, preflight};
-
-/// Run preflight, expect `code` and exactly one line on stderr, nothing on
-/// stdout (nothing ran); the line is returned.
-fn fails_before_anything_starts(code: i32, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = preflight()
-        .args(args)
-        .envs(env.iter().copied())
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "{args:?} {env:?}: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "one line expected: {stderr}"
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "nothing may have run: {:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    stderr
-}
+use crate::support::{
+    Bounded, TempDir, expect_exit, expect_exit_output, fails_before_anything_starts, preflight,
+};
 
 /// A hook that would show it ran: it must never print.
 const MARKER: &str = "echo this-must-not-run";
@@ -273,16 +253,12 @@ fn secrets_from_files_reach_hooks_and_command_but_not_their_file_variables() {
 #[test]
 fn wait_before_and_after_sleep_around_waiting() {
     let started = Instant::now();
-    let out = preflight()
-        .args(["--", "true"])
-        .env("WAIT_BEFORE", "1")
-        .env("WAIT_AFTER", "1")
-        .bounded_output();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    expect_exit(
+        0,
+        preflight()
+            .args(["--", "true"])
+            .env("WAIT_BEFORE", "1")
+            .env("WAIT_AFTER", "1"),
     );
     assert!(started.elapsed() >= Duration::from_secs(2));
 }
@@ -291,28 +267,18 @@ fn wait_before_and_after_sleep_around_waiting() {
 fn wait_paths_and_wait_timeout_work_as_in_docker_compose_wait() {
     let dir = TempDir::new();
     let ready = dir.join("ready");
-    let wait = || {
-        preflight()
-            .args(["wait"])
-            .env("WAIT_PATHS", &ready)
-            .env("WAIT_TIMEOUT", "1")
-            .bounded_output()
+    let wait = |code| {
+        expect_exit(
+            code,
+            preflight()
+                .args(["wait"])
+                .env("WAIT_PATHS", &ready)
+                .env("WAIT_TIMEOUT", "1"),
+        )
     };
-    let out = wait();
-    assert_eq!(
-        out.status.code(),
-        Some(124),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    wait(124);
     fs::write(&ready, "").unwrap();
-    let out = wait();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    wait(0);
 }
 
 #[test]
@@ -349,18 +315,16 @@ fn preflights_own_secrets_from_files_never_reach_hooks_or_command() {
     )
     .unwrap();
     let show = "sh -c 'echo \"[${PREFLIGHT_LOCK-unset}]\"'";
-    let out = preflight()
-        .args(["--secrets-from-files", "--timeout", "30s"])
+    let mut cmd = preflight();
+    cmd.args(["--secrets-from-files", "--timeout", "30s"])
         .args(["--lock-name", &format!("config-env-{}", std::process::id())])
         .args(["--hook", show, "--", "sh", "-c"])
         .arg("echo \"[${PREFLIGHT_LOCK-unset}] [${PREFLIGHT_LOCK_FILE-unset}]\"")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("PREFLIGHT_LOCK_FILE", &file)
-        .bounded_output();
+        .env("PREFLIGHT_LOCK_FILE", &file);
+    let (out, stderr) = expect_exit_output(0, &mut cmd);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
     // The lock was taken from the file: preflight read it for itself.
     assert!(stderr.contains("lock 'config-env-"), "{stderr}");
     assert_eq!(stdout, "[unset]\n[unset] [unset]\n", "{stderr}");

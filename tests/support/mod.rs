@@ -26,7 +26,10 @@ pub mod process;
 pub mod run;
 pub mod server;
 
-pub use run::{As, Bounded, Run, both, command, expect_exit, expect_one_line, preflight, testkit};
+pub use run::{
+    As, Bounded, Run, both, command, expect_exit, expect_exit_output, expect_one_line,
+    fails_before_anything_starts, preflight, testkit,
+};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

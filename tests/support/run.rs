@@ -119,22 +119,45 @@ impl Bounded for Command {
     }
 }
 
-/// Run `cmd` to its end ([`Bounded`]) and expect exit `code`; its stderr.
-pub fn expect_exit(code: i32, cmd: &mut Command) -> String {
+/// Run `cmd` to its end ([`Bounded`]) and expect exit `code`; its output
+/// and its stderr as text.
+pub fn expect_exit_output(code: i32, cmd: &mut Command) -> (Output, String) {
     let out = cmd.bounded_output();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(code), "{cmd:?}: {stderr}");
-    stderr
+    (out, stderr)
+}
+
+/// Run `cmd` to its end ([`Bounded`]) and expect exit `code`; its stderr.
+pub fn expect_exit(code: i32, cmd: &mut Command) -> String {
+    expect_exit_output(code, cmd).1
 }
 
 /// Run `cmd` to its end and expect exit `code` with exactly one line on
 /// stderr (bad input: 2 and one line naming the bad value); that line.
 pub fn expect_one_line(code: i32, cmd: &mut Command) -> String {
-    let stderr = expect_exit(code, cmd);
+    one_line(code, cmd).1
+}
+
+fn one_line(code: i32, cmd: &mut Command) -> (Output, String) {
+    let (out, stderr) = expect_exit_output(code, cmd);
     assert_eq!(
         stderr.trim_end().lines().count(),
         1,
         "{cmd:?}: one line expected: {stderr}"
+    );
+    (out, stderr)
+}
+
+/// Run preflight with `args` and `env` and expect `code`, exactly one line
+/// on stderr, and nothing on stdout (stdout belongs to the child: nothing
+/// ran); the line.
+pub fn fails_before_anything_starts(code: i32, args: &[&str], env: &[(&str, &str)]) -> String {
+    let (out, stderr) = one_line(code, preflight().args(args).envs(env.iter().copied()));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing may have run: {:?}",
+        String::from_utf8_lossy(&out.stdout)
     );
     stderr
 }
