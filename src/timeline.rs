@@ -302,6 +302,20 @@ mod tests {
         }
     }
 
+    fn hook(name: &str, ms: u64, code: u8) -> Step {
+        Step::Hook {
+            name: name.into(),
+            took: Duration::from_millis(ms),
+            code,
+        }
+    }
+
+    /// The timeline's steps as the JSON log line carries them.
+    fn json_steps(t: &Timeline, outcome: Outcome) -> Vec<serde_json::Value> {
+        let json: serde_json::Value = serde_json::from_str(&t.steps_json(outcome)).unwrap();
+        json.as_array().unwrap().clone()
+    }
+
     #[test]
     fn a_full_start_names_every_step_in_order() {
         let t0 = Instant::now();
@@ -318,24 +332,14 @@ mod tests {
             dest: "/etc/app.ini".into(),
             took: Duration::from_millis(1),
         });
-        t.push(Step::Hook {
-            name: "migrate".into(),
-            took: Duration::from_millis(800),
-            code: 0,
-        });
-        t.push(Step::Hook {
-            name: "collectstatic".into(),
-            took: Duration::from_millis(50),
-            code: 0,
-        });
+        t.push(hook("migrate", 800, 0));
+        t.push(hook("collectstatic", 50, 0));
         let line = t.line(Outcome::Started, t0 + Duration::from_millis(3452));
         assert_eq!(
             line,
             "start-up took 3.452s: wait 2.101s (db:5432 ready in 2.100s, 14 tries; redis:6379 ready in 0.004s, 1 try), lock 0.500s, template /etc/app.ini 0.001s, hook 'migrate' 0.800s, hook 'collectstatic' 0.050s"
         );
-        let json: serde_json::Value =
-            serde_json::from_str(&t.steps_json(Outcome::Started)).unwrap();
-        let steps = json.as_array().unwrap();
+        let steps = json_steps(&t, Outcome::Started);
         assert_eq!(steps.len(), 6);
         assert_eq!(steps[0]["step"], "wait");
         assert_eq!(steps[0]["target"], "db:5432");
@@ -355,19 +359,13 @@ mod tests {
             vec![report("db:5432", TargetState::Ready, 10, 1)],
             Duration::from_millis(10),
         ));
-        t.push(Step::Hook {
-            name: "migrate".into(),
-            took: Duration::from_millis(20),
-            code: 3,
-        });
+        t.push(hook("migrate", 20, 3));
         let line = t.line(Outcome::Stopped, t0 + Duration::from_millis(40));
         assert_eq!(
             line,
             "start-up stopped after 0.040s in a hook: wait 0.010s (db:5432 ready in 0.010s, 1 try), hook 'migrate' 0.020s (exit 3); not started: hook 'collectstatic', the command"
         );
-        let json: serde_json::Value =
-            serde_json::from_str(&t.steps_json(Outcome::Stopped)).unwrap();
-        let steps = json.as_array().unwrap();
+        let steps = json_steps(&t, Outcome::Stopped);
         assert_eq!(steps[1]["status"], 3);
         assert_eq!(steps[2]["hook"], "collectstatic");
         assert_eq!(steps[2]["state"], "pending");
