@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::target::Target;
 
-use super::tls::{Options, Tls};
+use super::tls::{self, Options, Tls};
 use super::{ProbeError, net};
 
 const CONNACK: u8 = 0x20;
@@ -57,14 +57,8 @@ impl Mqtt {
     }
 
     pub async fn check(&self) -> Result<(), ProbeError> {
-        if let Some(tls) = &self.tls {
-            tls.usable()?;
-        }
-        let tcp = net::connect(&self.target.host, self.target.port).await?;
-        match &self.tls {
-            None => self.exchange(tcp).await,
-            Some(tls) => self.exchange(tls.handshake(tcp).await?).await,
-        }
+        let stream = tls::connect(&self.target.host, self.target.port, self.tls.as_ref()).await?;
+        self.exchange(stream).await
     }
 
     async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(

@@ -31,7 +31,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::target::Target;
 
-use super::tls::{Options, Tls};
+use super::tls::{self, Options, Tls};
 use super::{ProbeError, net};
 
 /// How many frames one try reads before giving up on the answer.
@@ -80,14 +80,8 @@ impl Grpc {
     }
 
     pub async fn check(&self) -> Result<(), ProbeError> {
-        if let Some(tls) = &self.tls {
-            tls.usable()?;
-        }
-        let tcp = net::connect(&self.host, self.port).await?;
-        match &self.tls {
-            None => self.exchange(tcp).await,
-            Some(tls) => self.exchange(tls.handshake(tcp).await?).await,
-        }
+        let stream = tls::connect(&self.host, self.port, self.tls.as_ref()).await?;
+        self.exchange(stream).await
     }
 
     async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
