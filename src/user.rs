@@ -139,6 +139,19 @@ fn parse_id(s: &str) -> Option<Result<u32, ()>> {
     Some(s.parse::<u32>().ok().filter(|&n| n != u32::MAX).ok_or(()))
 }
 
+/// A passwd or group line's name and the fields after its password; None
+/// for comments, NIS `+`/`-` lines and an empty name (skipped, as libc
+/// skips them).
+fn name_and_fields(line: &str) -> Option<(&str, std::str::Split<'_, char>)> {
+    if line.starts_with(['#', '+', '-']) {
+        return None;
+    }
+    let mut f = line.split(':');
+    let name = f.next().filter(|name| !name.is_empty())?;
+    let _password = f.next()?;
+    Some((name, f))
+}
+
 /// `name:password:uid:gid:gecos:home:shell`.
 struct PasswdEntry<'a> {
     name: &'a str,
@@ -151,17 +164,12 @@ impl<'a> PasswdEntry<'a> {
     /// None for comments, NIS `+`/`-` lines and malformed lines (skipped, as
     /// libc skips them).
     fn parse(line: &'a str) -> Option<Self> {
-        if line.starts_with(['#', '+', '-']) {
-            return None;
-        }
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let _password = f.next()?;
+        let (name, mut f) = name_and_fields(line)?;
         let uid = f.next()?.parse().ok()?;
         let gid = f.next()?.parse().ok()?;
         let _gecos = f.next()?;
         let home = f.next()?;
-        (!name.is_empty()).then_some(PasswdEntry {
+        Some(PasswdEntry {
             name,
             uid,
             gid,
@@ -179,12 +187,7 @@ struct GroupEntry<'a> {
 
 impl<'a> GroupEntry<'a> {
     fn parse(line: &'a str) -> Option<Self> {
-        if line.starts_with(['#', '+', '-']) {
-            return None;
-        }
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let _password = f.next()?;
+        let (name, mut f) = name_and_fields(line)?;
         let gid = f.next()?.parse().ok()?;
         let members = f
             .next()
@@ -193,7 +196,7 @@ impl<'a> GroupEntry<'a> {
             .map(str::trim)
             .filter(|m| !m.is_empty())
             .collect();
-        (!name.is_empty()).then_some(GroupEntry { name, gid, members })
+        Some(GroupEntry { name, gid, members })
     }
 }
 
@@ -222,6 +225,28 @@ app:x:1000:
 
     fn r(spec: &str) -> Result<Credentials, String> {
         resolve_in(spec, PASSWD, GROUP, 0)
+    }
+
+    #[test]
+    fn comments_nis_lines_and_empty_names_are_skipped_in_both_files() {
+        for line in [
+            "# root:x:0:0::/root:/bin/sh",
+            "+root:x:0:0::/root:/bin/sh",
+            "-root:x:0:0::/root:/bin/sh",
+            ":x:0:0::/root:/bin/sh",
+        ] {
+            assert!(PasswdEntry::parse(line).is_none(), "{line}");
+        }
+        for line in ["# root:x:0:", "+root:x:0:", "-root:x:0:", ":x:0:root"] {
+            assert!(GroupEntry::parse(line).is_none(), "{line}");
+        }
+        assert_eq!(
+            PasswdEntry::parse("root:x:0:0::/root:/bin/sh")
+                .unwrap()
+                .name,
+            "root"
+        );
+        assert_eq!(GroupEntry::parse("root:x:0:").unwrap().name, "root");
     }
 
     fn ids(c: &Credentials) -> (u32, u32, Vec<u32>, &str) {
