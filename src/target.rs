@@ -86,6 +86,26 @@ pub struct Target {
 }
 
 impl Target {
+    /// `host:port` for `protocol` and nothing else said: no TLS, user,
+    /// path, query or options. [`parse`] fills in `redacted`.
+    fn bare(protocol: Protocol, host: String, port: u16) -> Target {
+        Target {
+            protocol,
+            tls: false,
+            host,
+            port,
+            user: None,
+            password: None,
+            path: String::new(),
+            query: String::new(),
+            timeout: None,
+            expect: Expect::default(),
+            ca_file: None,
+            params: Params::default(),
+            redacted: String::new(),
+        }
+    }
+
     /// How the target is shown in every log line and error.
     pub fn redacted(&self) -> &str {
         &self.redacted
@@ -162,21 +182,7 @@ pub fn parse(input: &str) -> Result<Target, BadValue> {
             }
             let (host, port) = parse_host_port(without_fragment, None).map_err(&err)?;
             let protocol = protocol::for_bare_port(port).map_or(Protocol::Tcp, |s| s.protocol);
-            Target {
-                protocol,
-                tls: false,
-                host,
-                port,
-                user: None,
-                password: None,
-                path: String::new(),
-                query: String::new(),
-                timeout: None,
-                expect: Expect::default(),
-                ca_file: None,
-                params: Params::default(),
-                redacted: String::new(),
-            }
+            Target::bare(protocol, host, port)
         }
     };
     if let Some(fragment) = fragment {
@@ -244,19 +250,9 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
         }
         let path = decode(path)?;
         return Ok(Target {
-            protocol: kind,
             tls: row.tls,
-            host: String::new(),
-            port: 0,
-            user: None,
-            password: None,
             path,
-            query: String::new(),
-            timeout: None,
-            expect: Expect::default(),
-            ca_file: None,
-            params: Params::default(),
-            redacted: String::new(),
+            ..Target::bare(kind, String::new(), 0)
         });
     }
 
@@ -284,19 +280,9 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
         let mut expect = Expect::default();
         expect.dns = Some(expect::dns_query(query)?);
         return Ok(Target {
-            protocol: kind,
-            tls: false,
-            host: name.to_string(),
-            port: 0,
-            user: None,
-            password: None,
-            path: String::new(),
             query: query.to_string(),
-            timeout: None,
             expect,
-            ca_file: None,
-            params: Params::default(),
-            redacted: String::new(),
+            ..Target::bare(kind, name.to_string(), 0)
         });
     }
 
@@ -380,19 +366,13 @@ fn parse_url(row: &protocol::Scheme, rest: &str) -> Result<Target, String> {
         ));
     }
     Ok(Target {
-        protocol: kind,
         tls: row.tls,
-        host,
-        port,
         user,
         password,
         path,
         query,
-        timeout: None,
-        expect: Expect::default(),
-        ca_file: None,
         params,
-        redacted: String::new(),
+        ..Target::bare(kind, host, port)
     })
 }
 
