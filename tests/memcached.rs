@@ -1,6 +1,8 @@
 //! The memcached probe against memcached instances of the test's own and
 //! fake peers.
 
+use std::time::Duration;
+
 use preflight::probe::ProbeError;
 
 use crate::require;
@@ -34,7 +36,7 @@ async fn a_server_started_after_probing_began_answers_version() {
     require!(have_program("memcached"), "memcached not installed");
     let mut m = memcached();
     let url = format!("memcached://{}", m.addr());
-    probe::noticed_once_started(&url, || {
+    probe::noticed_once_started(&url, Duration::from_secs(20), || {
         if !m.started() {
             m.spawn();
         }

@@ -2,6 +2,8 @@
 //! mosquitto instances of the test's own (password file, TLS listener), and
 //! fake peers.
 
+use std::time::Duration;
+
 use preflight::probe::ProbeError;
 use preflight::target::parse;
 
@@ -68,7 +70,7 @@ async fn a_broker_started_after_probing_began_is_noticed() {
     require!(available(), "mosquitto not installed");
     let mut m = mosquitto("");
     let url = format!("mqtt://app:s3cret@{}", m.addr());
-    probe::noticed_once_started(&url, || {
+    probe::noticed_once_started(&url, Duration::from_secs(20), || {
         if !m.started() {
             m.spawn();
         }

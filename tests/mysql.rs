@@ -17,7 +17,7 @@ use tokio::time::timeout;
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::pki::Pki;
-use crate::support::probe::{check, target};
+use crate::support::probe::{self, check, target};
 use crate::support::server::Server;
 use crate::support::{Bounded, TempDir, have_program, listening, preflight};
 
@@ -313,28 +313,14 @@ async fn server_started_after_probing_began_is_noticed() {
     );
     let mut db = MariaDb::init(&[]);
     let url = format!("mysql://root@{}", db.addr());
-    let mut seen = Vec::new();
     let mut spawned = false;
-    let started = Instant::now();
-    loop {
-        let r = check(&url).await;
-        let ok = r.is_ok();
-        seen.push(r.map_err(|e| e.to_string()));
-        if ok {
-            break;
-        }
+    probe::noticed_once_started(&url, Duration::from_secs(60), || {
         if !spawned {
             db.spawn();
             spawned = true;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "{seen:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        seen[0].as_ref().is_err_and(|e| e.contains("refused")),
-        "{seen:?}"
-    );
-    assert!(seen.last().unwrap().is_ok());
+    })
+    .await;
 }
 
 #[tokio::test]

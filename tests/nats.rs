@@ -2,6 +2,8 @@
 //! instances of the test's own (user/password and token auth), and fake
 //! peers.
 
+use std::time::Duration;
+
 use preflight::probe::ProbeError;
 use preflight::target::parse;
 
@@ -71,7 +73,7 @@ async fn a_server_started_after_probing_began_is_noticed() {
     require!(have_program("nats-server"), "nats-server not installed");
     let mut n = nats(&[]);
     let url = format!("nats://{}", n.addr());
-    probe::noticed_once_started(&url, || {
+    probe::noticed_once_started(&url, Duration::from_secs(20), || {
         if !n.started() {
             n.spawn();
         }

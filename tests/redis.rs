@@ -147,7 +147,7 @@ async fn server_started_after_probing_began_is_noticed() {
     require!(RedisServer::available(), "redis-server not installed");
     let mut r = RedisServer::new(&[]);
     let url = format!("redis://{}", r.addr());
-    probe::noticed_once_started(&url, || {
+    probe::noticed_once_started(&url, Duration::from_secs(20), || {
         if r.server.pid().is_none() {
             r.spawn();
         }

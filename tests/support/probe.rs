@@ -53,8 +53,8 @@ pub fn kind(url: &str) -> String {
 
 /// Probe `url` over and over, calling `start` after each failed try (it
 /// starts the server once, late): the first try must be refused, and the
-/// probe must see the server up within 20 s.
-pub async fn noticed_once_started(url: &str, mut start: impl FnMut()) {
+/// probe must see the server up within `patience`.
+pub async fn noticed_once_started(url: &str, patience: Duration, mut start: impl FnMut()) {
     let mut seen = Vec::new();
     let began = Instant::now();
     loop {
@@ -65,7 +65,7 @@ pub async fn noticed_once_started(url: &str, mut start: impl FnMut()) {
             break;
         }
         start();
-        assert!(began.elapsed() < Duration::from_secs(20), "{seen:?}");
+        assert!(began.elapsed() < patience, "{seen:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(
