@@ -11,7 +11,7 @@ use preflight::target::parse;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
-use crate::support::probe::check;
+use crate::support::probe::{check, not_ready};
 use crate::support::{expect_one_line, preflight};
 
 #[tokio::test]
@@ -20,11 +20,8 @@ async fn a_name_resolves_as_the_app_would_resolve_it() {
     check("dns://localhost?type=A&address=127.0.0.1")
         .await
         .unwrap();
-    let r = check("dns://localhost?type=A&address=127.0.0.2").await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("resolves to 127.0.0.1")),
-        "{r:?}"
-    );
+    let m = not_ready(check("dns://localhost?type=A&address=127.0.0.2").await);
+    assert!(m.contains("resolves to 127.0.0.1"), "{m}");
     let r = check("dns://no-such-name.invalid").await;
     assert!(
         matches!(r, Err(ProbeError::NameNotResolved { .. })),
@@ -79,18 +76,12 @@ async fn dns_server(answers: Vec<Answer>) -> String {
 async fn srv_records_appear_late_and_the_address_must_match() {
     let server = dns_server(vec![Answer::NxDomain, Answer::Srv]).await;
     let url = format!("dns://_pg._tcp.db.test?type=SRV&server={server}");
-    let r = check(&url).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("no SRV record")),
-        "{r:?}"
-    );
+    let m = not_ready(check(&url).await);
+    assert!(m.contains("no SRV record"), "{m}");
     check(&url).await.unwrap();
     check(&format!("{url}&address=db.test:5432")).await.unwrap();
-    let r = check(&format!("{url}&address=other.test")).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("db.test:5432")),
-        "{r:?}"
-    );
+    let m = not_ready(check(&format!("{url}&address=other.test")).await);
+    assert!(m.contains("db.test:5432"), "{m}");
 }
 
 #[tokio::test]

@@ -1,20 +1,15 @@
 //! `#down`: waiting until a target is *not* ready (a port released, a file
 //! removed), through the probe and through the binary.
 
-use preflight::probe::ProbeError;
-
-use crate::support::probe::check;
+use crate::support::probe::{check, not_ready};
 use crate::support::{TempDir, expect_one_line, preflight};
 
 #[tokio::test]
 async fn a_port_is_down_once_released() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("tcp://{}#down", listener.local_addr().unwrap());
-    let r = check(&url).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("still up")),
-        "{r:?}"
-    );
+    let m = not_ready(check(&url).await);
+    assert!(m.contains("still up"), "{m}");
     drop(listener);
     check(&url).await.unwrap();
     // `down=false` is the plain probe.

@@ -13,7 +13,7 @@ use preflight::target::parse;
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::pki::Pki;
-use crate::support::probe::{check, check_target, fatal};
+use crate::support::probe::{check, check_target, fatal, not_ready};
 use crate::support::{TempDir, expect_exit, free_port, preflight};
 
 fn have_grpcio() -> bool {
@@ -91,19 +91,13 @@ async fn not_serving_is_waited_through_until_serving() {
     );
     let mut server = GrpcServer::start("health", None);
     let url = format!("grpc://127.0.0.1:{}", server.port);
-    let r = check(&url).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m == "NOT_SERVING"),
-        "{r:?}"
-    );
+    let m = not_ready(check(&url).await);
+    assert!(m == "NOT_SERVING", "{m}");
     let r = check(&format!("{url}/app.Orders")).await;
     assert!(matches!(r, Err(ProbeError::NotReady(_))), "{r:?}");
     // A service the health service does not know: not yet, by name.
-    let r = check(&format!("{url}/app.Nope")).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("app.Nope") && m.contains("NOT_FOUND")),
-        "{r:?}"
-    );
+    let m = not_ready(check(&format!("{url}/app.Nope")).await);
+    assert!(m.contains("app.Nope") && m.contains("NOT_FOUND"), "{m}");
     server.serve();
     check(&url).await.unwrap();
     check(&format!("{url}/app.Orders")).await.unwrap();

@@ -16,7 +16,7 @@ use tokio::time::timeout;
 
 use crate::support::fake::{self, Peer};
 use crate::support::preflight;
-use crate::support::probe::check;
+use crate::support::probe::{check, not_ready};
 
 /// A server answering every request with `responses[i]` (the last one
 /// repeated), sending each request head it saw on the channel.
@@ -69,11 +69,8 @@ async fn status_lists_and_classes() {
     let r = check(&format!("{url}/#status=200,204")).await;
     assert!(matches!(r, Err(ProbeError::NotReady(_))), "{r:?}");
     let (url, _) = server(vec![response("404 Not Found", "")]).await;
-    let r = check(&format!("{url}/#status=200,3xx")).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m == "HTTP 404 Not Found, expected 200,3xx"),
-        "{r:?}"
-    );
+    let m = not_ready(check(&format!("{url}/#status=200,3xx")).await);
+    assert!(m == "HTTP 404 Not Found, expected 200,3xx", "{m}");
     check(&format!("{url}/#status=4xx")).await.unwrap();
 }
 
@@ -94,17 +91,11 @@ async fn the_json_value_at_a_path_decides() {
     check(&format!("{url}/#json=number_of_nodes:1"))
         .await
         .unwrap();
-    let r = check(&format!("{url}/#json=nodes.0:1")).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("no such value")),
-        "{r:?}"
-    );
+    let m = not_ready(check(&format!("{url}/#json=nodes.0:1")).await);
+    assert!(m.contains("no such value"), "{m}");
     let (url, _) = server(vec![response("200 OK", "<html>starting</html>")]).await;
-    let r = check(&format!("{url}/#json=status:green")).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("not JSON")),
-        "{r:?}"
-    );
+    let m = not_ready(check(&format!("{url}/#json=status:green")).await);
+    assert!(m.contains("not JSON"), "{m}");
 }
 
 #[tokio::test]
@@ -117,11 +108,8 @@ async fn body_text_and_match_on_every_framing() {
         check(&format!("{url}/#match=^status:%20u[p]$|^never"))
             .await
             .unwrap();
-        let r = check(&format!("{url}/#body=down")).await;
-        assert!(
-            matches!(&r, Err(ProbeError::NotReady(m)) if m == "the body does not contain \"down\""),
-            "{r:?}"
-        );
+        let m = not_ready(check(&format!("{url}/#body=down")).await);
+        assert!(m == "the body does not contain \"down\"", "{m}");
         let r = check(&format!("{url}/#match=^up")).await;
         assert!(matches!(r, Err(ProbeError::NotReady(_))), "{r:?}");
     }

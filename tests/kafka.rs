@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 
 use crate::support::fake::{self, Peer};
 use crate::support::free_port;
-use crate::support::probe::{self, check};
+use crate::support::probe::{self, check, not_ready};
 
 /// What the fake broker answers.
 #[derive(Clone, Debug)]
@@ -121,26 +121,17 @@ async fn no_controller_no_broker_or_an_error_is_not_yet() {
         controller: -1,
         ..UP
     };
-    let r = check(&start(b).await).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("controller")),
-        "{r:?}"
-    );
+    let m = not_ready(check(&start(b).await).await);
+    assert!(m.contains("controller"), "{m}");
     let b = Broker { brokers: 0, ..UP };
-    let r = check(&start(b).await).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("no broker")),
-        "{r:?}"
-    );
+    let m = not_ready(check(&start(b).await).await);
+    assert!(m.contains("no broker"), "{m}");
     let b = Broker {
         api_versions_error: 35,
         ..UP
     };
-    let r = check(&start(b).await).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("35")),
-        "{r:?}"
-    );
+    let m = not_ready(check(&start(b).await).await);
+    assert!(m.contains("35"), "{m}");
 }
 
 #[tokio::test]

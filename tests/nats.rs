@@ -10,7 +10,7 @@ use preflight::target::parse;
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::instance::Instance;
-use crate::support::probe::{self, check, fatal};
+use crate::support::probe::{self, check, fatal, not_ready};
 use crate::support::{expect_exit, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:4222";
@@ -105,11 +105,8 @@ async fn not_yet_states_are_retried_and_auth_errors_are_fatal() {
         v
     };
     let peer = Peer::Send(with(b"-ERR 'maximum connections exceeded'\r\n"));
-    let r = fake::check("nats", "u:p@", peer).await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.contains("maximum connections")),
-        "{r:?}"
-    );
+    let m = not_ready(fake::check("nats", "u:p@", peer).await);
+    assert!(m.contains("maximum connections"), "{m}");
     let peer = Peer::Send(with(b"-ERR 'Authorization Violation'\r\n"));
     let r = fake::check("nats", "u:p@", peer).await;
     assert!(matches!(r, Err(ProbeError::Fatal(_))), "{r:?}");

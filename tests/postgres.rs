@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use crate::require;
 use crate::support::TempDir;
 use crate::support::pki::Pki;
+use crate::support::probe::not_ready;
 use crate::support::server::Server;
 use crate::support::{Bounded, expect_exit, have_program, listening, preflight};
 
@@ -372,10 +373,8 @@ async fn missing_database_is_not_ready_with_the_servers_words() {
         "postgres://postgres@127.0.0.1:5432/preflight_no_such_db",
     ))
     .await;
-    match r {
-        Err(ProbeError::NotReady(m)) => assert!(m.contains("3D000"), "{m}"),
-        other => panic!("{other:?}"),
-    }
+    let m = not_ready(r);
+    assert!(m.contains("3D000"), "{m}");
     // Without credentials the database is not checked (pg_isready).
     assert!(
         try_once(&probe("postgres://127.0.0.1:5432/preflight_no_such_db"))
@@ -550,10 +549,8 @@ async fn too_many_clients_is_not_ready_then_ready_when_a_slot_frees() {
     let a = hold_session(&pg.addr());
     let _b = hold_session(&pg.addr());
     let p = probe(&format!("postgres://{}", pg.addr()));
-    match try_once(&p).await {
-        Err(ProbeError::NotReady(m)) => assert!(m.contains("53300"), "{m}"),
-        other => panic!("{other:?}"),
-    }
+    let m = not_ready(try_once(&p).await);
+    assert!(m.contains("53300"), "{m}");
     drop(a);
     let seen = until_ready(&p, Duration::from_secs(10)).await;
     assert_eq!(seen.last().map(String::as_str), Some("ready"));

@@ -12,7 +12,7 @@ use tokio::time::timeout;
 use crate::require;
 use crate::support::fake::{self, Peer};
 use crate::support::pki::{Pki, SERVER_NAMES};
-use crate::support::probe::{self, check, check_with_ca, fatal};
+use crate::support::probe::{self, check, check_with_ca, fatal, not_ready};
 use crate::support::server::Server;
 use crate::support::{TempDir, expect_exit, have_program, listening, preflight};
 
@@ -234,16 +234,15 @@ async fn misbehaving_peers_are_protocol_errors() {
 
 #[tokio::test]
 async fn error_replies_are_classified() {
-    let r = fake::check(
-        "redis",
-        "",
-        Peer::ReplyThenClose(b"-BUSY Redis is busy running a script\r\n".to_vec()),
-    )
-    .await;
-    assert!(
-        matches!(&r, Err(ProbeError::NotReady(m)) if m.starts_with("BUSY")),
-        "{r:?}"
+    let m = not_ready(
+        fake::check(
+            "redis",
+            "",
+            Peer::ReplyThenClose(b"-BUSY Redis is busy running a script\r\n".to_vec()),
+        )
+        .await,
     );
+    assert!(m.starts_with("BUSY"), "{m}");
     let r = fake::check(
         "redis",
         "",

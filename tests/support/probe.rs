@@ -45,6 +45,14 @@ pub fn fatal(r: Result<(), ProbeError>) -> String {
     }
 }
 
+/// The message of a not-ready answer; anything else fails the test.
+pub fn not_ready(r: Result<(), ProbeError>) -> String {
+    match r {
+        Err(ProbeError::NotReady(m)) => m,
+        other => panic!("expected not ready, got {other:?}"),
+    }
+}
+
 /// Which probe serves `url` (its Debug name: "Kafka", "Nats"...).
 pub fn kind(url: &str) -> String {
     let probe = format!("{:?}", Probe::new(&target(url)));
