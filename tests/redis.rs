@@ -234,35 +234,14 @@ async fn misbehaving_peers_are_protocol_errors() {
 
 #[tokio::test]
 async fn error_replies_are_classified() {
-    let m = not_ready(
-        fake::check(
-            "redis",
-            "",
-            Peer::ReplyThenClose(b"-BUSY Redis is busy running a script\r\n".to_vec()),
-        )
-        .await,
-    );
+    let reply = |bytes: &[u8]| fake::check("redis", "", Peer::ReplyThenClose(bytes.to_vec()));
+    let m = not_ready(reply(b"-BUSY Redis is busy running a script\r\n").await);
     assert!(m.starts_with("BUSY"), "{m}");
-    let r = fake::check(
-        "redis",
-        "",
-        Peer::ReplyThenClose(b"-MASTERDOWN Link with MASTER is down\r\n".to_vec()),
-    )
-    .await;
+    let r = reply(b"-MASTERDOWN Link with MASTER is down\r\n").await;
     assert!(matches!(r, Err(ProbeError::NotReady(_))), "{r:?}");
-    let r = fake::check(
-        "redis",
-        "",
-        Peer::ReplyThenClose(b"-DENIED Redis is running in protected mode\r\n".to_vec()),
-    )
-    .await;
+    let r = reply(b"-DENIED Redis is running in protected mode\r\n").await;
     assert!(matches!(r, Err(ProbeError::Fatal(_))), "{r:?}");
-    let r = fake::check(
-        "redis",
-        "",
-        Peer::ReplyThenClose(b"$4\r\nPONG\r\n".to_vec()),
-    )
-    .await;
+    let r = reply(b"$4\r\nPONG\r\n").await;
     assert!(r.is_ok(), "{r:?}");
 }
 
