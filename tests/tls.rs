@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use crate::support::TempDir;
 use crate::support::fake::{Peer, start_tls};
 use crate::support::pki::{Pki, SERVER_NAMES, self_signed_server};
+use crate::support::probe::fatal;
 
 /// One handshake with `host` (the name checked) at `addr`.
 async fn handshake(
@@ -36,10 +37,9 @@ fn options(verify: Verify, roots: Roots) -> Options {
     }
 }
 
-fn fatal(r: Result<(), ProbeError>) -> String {
-    let e = r.expect_err("expected the handshake to be refused");
-    assert!(matches!(e, ProbeError::Fatal(_)), "{e:?}");
-    e.to_string()
+/// `verify`, trusting only the certificates in the file `ca`.
+fn trusting(verify: Verify, ca: &std::path::Path) -> Options {
+    options(verify, Roots::File(ca.to_path_buf()))
 }
 
 #[tokio::test]
@@ -52,18 +52,11 @@ async fn full_verification_accepts_the_right_ca_and_name_only() {
     let (addr, _) = start_tls(pki.server(SERVER_NAMES, false), Peer::Silent).await;
 
     // Positive controls: by name and by IP literal.
-    let good = options(Verify::Full, Roots::File(ca.clone()));
+    let good = trusting(Verify::Full, &ca);
     handshake("localhost", addr, &good).await.unwrap();
     handshake("127.0.0.1", addr, &good).await.unwrap();
 
-    let e = fatal(
-        handshake(
-            "localhost",
-            addr,
-            &options(Verify::Full, Roots::File(wrong_ca)),
-        )
-        .await,
-    );
+    let e = fatal(handshake("localhost", addr, &trusting(Verify::Full, &wrong_ca)).await);
     assert!(e.contains("unknown issuer"), "{e}");
     let e = fatal(handshake("db.internal", addr, &good).await);
     assert!(
@@ -81,37 +74,19 @@ async fn ca_verification_ignores_the_name_but_not_the_issuer_or_dates() {
     let dir = TempDir::new();
     let ca = pki.ca_file(&dir);
     let (addr, _) = start_tls(pki.server(&["db.internal"], false), Peer::Silent).await;
-    handshake(
-        "localhost",
-        addr,
-        &options(Verify::Ca, Roots::File(ca.clone())),
-    )
-    .await
-    .unwrap();
+    handshake("localhost", addr, &trusting(Verify::Ca, &ca))
+        .await
+        .unwrap();
     // Same certificate, full verification: the name is what differs.
-    let e = fatal(
-        handshake(
-            "localhost",
-            addr,
-            &options(Verify::Full, Roots::File(ca.clone())),
-        )
-        .await,
-    );
+    let e = fatal(handshake("localhost", addr, &trusting(Verify::Full, &ca)).await);
     assert!(e.contains("name mismatch"), "{e}");
 
     let (self_signed, _) = start_tls(self_signed_server(), Peer::Silent).await;
-    let e = fatal(
-        handshake(
-            "localhost",
-            self_signed,
-            &options(Verify::Ca, Roots::File(ca.clone())),
-        )
-        .await,
-    );
+    let e = fatal(handshake("localhost", self_signed, &trusting(Verify::Ca, &ca)).await);
     assert!(e.contains("unknown issuer"), "{e}");
 
     let (expired, _) = start_tls(pki.server(SERVER_NAMES, true), Peer::Silent).await;
-    let e = fatal(handshake("localhost", expired, &options(Verify::Ca, Roots::File(ca))).await);
+    let e = fatal(handshake("localhost", expired, &trusting(Verify::Ca, &ca)).await);
     assert!(e.starts_with("TLS: certificate expired"), "{e}");
 }
 
@@ -119,22 +94,11 @@ async fn ca_verification_ignores_the_name_but_not_the_issuer_or_dates() {
 async fn no_verification_accepts_any_certificate_and_reads_no_ca_file() {
     let (addr, _) = start_tls(self_signed_server(), Peer::Silent).await;
     let missing = std::path::PathBuf::from("/nonexistent/ca.pem");
-    handshake(
-        "db.internal",
-        addr,
-        &options(Verify::None, Roots::File(missing.clone())),
-    )
-    .await
-    .unwrap();
+    handshake("db.internal", addr, &trusting(Verify::None, &missing))
+        .await
+        .unwrap();
     // Control: the same missing file is an error where it is used.
-    let e = fatal(
-        handshake(
-            "db.internal",
-            addr,
-            &options(Verify::Ca, Roots::File(missing)),
-        )
-        .await,
-    );
+    let e = fatal(handshake("db.internal", addr, &trusting(Verify::Ca, &missing)).await);
     assert!(e.contains("cannot read CA file /nonexistent/ca.pem"), "{e}");
 }
 
@@ -189,7 +153,7 @@ async fn a_client_certificate_is_sent_when_given() {
         ..options(Verify::Full, Roots::File(ca.clone()))
     };
     assert_eq!(exchange(addr, &with_cert).await.unwrap(), b"ok");
-    let without = options(Verify::Full, Roots::File(ca));
+    let without = trusting(Verify::Full, &ca);
     assert!(exchange(addr, &without).await.is_err());
 
     // A key file that is not a key is named, its contents are not printed.
