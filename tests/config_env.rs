@@ -15,6 +15,12 @@ use crate::support::{
 /// A hook that would show it ran: it must never print.
 const MARKER: &str = "echo this-must-not-run";
 
+/// `var=value` stops preflight (exit 2, one line, the hook never ran); the
+/// line.
+fn bad_variable(var: &str, value: &str) -> String {
+    fails_before_anything_starts(2, &["--hook", MARKER, "--", "true"], &[(var, value)])
+}
+
 #[test]
 fn an_unknown_user_or_group_is_named() {
     let e = fails_before_anything_starts(
@@ -26,11 +32,7 @@ fn an_unknown_user_or_group_is_named() {
         e.contains("'no-such-user'") && e.contains("/etc/passwd"),
         "{e}"
     );
-    let e = fails_before_anything_starts(
-        2,
-        &["--hook", MARKER, "--", "true"],
-        &[("PREFLIGHT_USER", "root:no-such-group")],
-    );
+    let e = bad_variable("PREFLIGHT_USER", "root:no-such-group");
     assert!(
         e.contains("'no-such-group'") && e.contains("/etc/group"),
         "{e}"
@@ -110,11 +112,7 @@ fn a_name_file_pointing_nowhere_is_named_with_its_path() {
         );
     }
     // The probes' credentials are read even with the switch off (the default).
-    let e = fails_before_anything_starts(
-        2,
-        &["--hook", MARKER, "--", "true"],
-        &[("PGPASSWORD_FILE", "/run/secrets/no-such-password")],
-    );
+    let e = bad_variable("PGPASSWORD_FILE", "/run/secrets/no-such-password");
     assert!(e.contains("PGPASSWORD_FILE"), "{e}");
 }
 
@@ -143,11 +141,7 @@ fn bad_lock_urls_and_names_are_named() {
         &[],
     );
     assert!(e.contains("--lock") && e.contains("redis://db:6379"), "{e}");
-    let e = fails_before_anything_starts(
-        2,
-        &["--hook", MARKER, "--", "true"],
-        &[("PREFLIGHT_LOCK", "postgres://app:hunter2@db:99999/app")],
-    );
+    let e = bad_variable("PREFLIGHT_LOCK", "postgres://app:hunter2@db:99999/app");
     assert!(
         e.contains("PREFLIGHT_LOCK") && !e.contains("hunter2"),
         "{e}"
@@ -208,7 +202,7 @@ fn bad_docker_compose_wait_values_are_named() {
         ("WAIT_BEFORE", "soon"),
         ("WAIT_PATHS", "relative/path"),
     ] {
-        let e = fails_before_anything_starts(2, &["--hook", MARKER, "--", "true"], &[(var, value)]);
+        let e = bad_variable(var, value);
         assert!(e.contains(var) && e.contains(value), "{var}={value}: {e}");
     }
 }
@@ -290,11 +284,7 @@ fn a_secret_file_that_is_a_fifo_is_refused_instead_of_blocking_for_ever() {
         .status()
         .unwrap();
     assert!(made.success());
-    let e = fails_before_anything_starts(
-        2,
-        &["--hook", MARKER, "--", "true"],
-        &[("PGPASSWORD_FILE", fifo.to_str().unwrap())],
-    );
+    let e = bad_variable("PGPASSWORD_FILE", fifo.to_str().unwrap());
     assert!(
         e.contains("PGPASSWORD_FILE") && e.contains("not a regular file"),
         "{e}"
