@@ -7,10 +7,15 @@
 //! peer sends.
 //!
 //! The peers are plain threads on `127.0.0.1:0`; a peer treats every
-//! connection the same way, so each retry meets the same hostility.
+//! connection the same way, so each retry meets the same hostility. The
+//! DNS peer is a UDP socket: there a behaviour is told in datagrams (see
+//! [`serve_udp`]).
+//!
+//! `cargo test --test tests hostile_peers -- --nocapture` prints each run's
+//! exit code and peak.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +61,8 @@ const BEHAVIOURS: [Behaviour; 6] = [
 /// How one protocol is attacked.
 struct Case {
     name: &'static str,
+    /// A DNS server on UDP rather than a TCP peer.
+    udp: bool,
     /// preflight's arguments for the peer at this address.
     args: fn(SocketAddr) -> Vec<String>,
     /// Does the client speak first (the peer waits for its bytes)?
@@ -67,6 +74,28 @@ struct Case {
     huge: Vec<u8>,
     /// After the prefix, repeated for ever, for `Endless` and `Trickle`.
     unit: Vec<u8>,
+}
+
+impl Case {
+    /// A TCP case.
+    fn tcp(
+        name: &'static str,
+        args: fn(SocketAddr) -> Vec<String>,
+        client_first: bool,
+        prefix: Vec<u8>,
+        huge: Vec<u8>,
+        unit: Vec<u8>,
+    ) -> Case {
+        Case {
+            name,
+            udp: false,
+            args,
+            client_first,
+            prefix,
+            huge,
+            unit,
+        }
+    }
 }
 
 fn wait(url: String) -> Vec<String> {
@@ -143,10 +172,60 @@ fn my_result_set() -> Vec<u8> {
     .concat()
 }
 
+/// An HTTP/2 frame.
+fn h2(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[kind, flags]);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A MongoDB OP_MSG reply holding `doc` (a BSON document).
+fn op_msg(doc: &[u8]) -> Vec<u8> {
+    let mut m = ((16 + 5 + doc.len()) as i32).to_le_bytes().to_vec();
+    m.extend_from_slice(&7i32.to_le_bytes());
+    m.extend_from_slice(&1i32.to_le_bytes());
+    m.extend_from_slice(&2013i32.to_le_bytes());
+    m.extend_from_slice(&[0; 5]);
+    m.extend_from_slice(doc);
+    m
+}
+
+/// `{ok: 0.0, code: 59}`: the server does not know `hello` (the probe asks
+/// again with `isMaster`).
+fn mongo_command_not_found() -> Vec<u8> {
+    let mut d = vec![0x01];
+    d.extend_from_slice(b"ok\0");
+    d.extend_from_slice(&0f64.to_le_bytes());
+    d.push(0x10);
+    d.extend_from_slice(b"code\0");
+    d.extend_from_slice(&59i32.to_le_bytes());
+    d.push(0);
+    let mut doc = ((d.len() + 4) as i32).to_le_bytes().to_vec();
+    doc.extend_from_slice(&d);
+    op_msg(&doc)
+}
+
+/// A NATS server's first line, no authentication.
+const NATS_INFO: &[u8] = b"INFO {\"server_id\":\"NCGX\",\"version\":\"2.10.0\",\"proto\":1,\
+    \"max_payload\":1048576}\r\n";
+
+/// A DNS reply to nobody's query (id 0xbeef, which the peer never meets:
+/// it answers only queries with another id) with one A record: the late
+/// answer to an earlier try, to be ignored.
+fn dns_stray_reply() -> Vec<u8> {
+    let mut r = vec![0xbe, 0xef, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    r.extend_from_slice(b"\x01x\x04test\x00\x00\x01\x00\x01");
+    r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
+    r
+}
+
 fn cases() -> Vec<Case> {
     let amqp_heartbeat = b"\x08\x00\x00\x00\x00\x00\x00\xce".to_vec();
     vec![
         Case {
+            udp: false,
             name: "postgres",
             args: |a| wait(format!("postgres://{a}")),
             client_first: true,
@@ -155,6 +234,7 @@ fn cases() -> Vec<Case> {
             unit: pg(b'N', b"SNOTICE\0Mhello\0\0"),
         },
         Case {
+            udp: false,
             name: "postgres with credentials",
             args: |a| wait(format!("postgres://app:pw@{a}/app")),
             client_first: true,
@@ -163,6 +243,7 @@ fn cases() -> Vec<Case> {
             unit: pg(b'D', b"\x00\x01\x00\x00\x00\x011"),
         },
         Case {
+            udp: false,
             name: "mysql",
             args: |a| wait(format!("mysql://root:pw@{a}/")),
             client_first: false,
@@ -171,6 +252,7 @@ fn cases() -> Vec<Case> {
             unit: my(4, b"\x011"),
         },
         Case {
+            udp: false,
             name: "redis",
             args: |a| wait(format!("redis://{a}")),
             client_first: true,
@@ -179,6 +261,7 @@ fn cases() -> Vec<Case> {
             unit: b"PONGPONGPONGPONG".to_vec(),
         },
         Case {
+            udp: false,
             name: "amqp",
             args: |a| wait(format!("amqp://{a}")),
             client_first: true,
@@ -187,6 +270,7 @@ fn cases() -> Vec<Case> {
             unit: amqp_heartbeat,
         },
         Case {
+            udp: false,
             name: "http",
             args: |a| wait(format!("http://{a}/")),
             client_first: true,
@@ -195,6 +279,7 @@ fn cases() -> Vec<Case> {
             unit: b"X-Again: and again\r\n".to_vec(),
         },
         Case {
+            udp: false,
             name: "lock on postgres",
             args: |a| lock(format!("postgres://app:pw@{a}/app")),
             client_first: true,
@@ -203,12 +288,97 @@ fn cases() -> Vec<Case> {
             unit: pg(b'D', b"\x00\x01\x00\x00\x00\x01f"),
         },
         Case {
+            udp: false,
             name: "lock on mysql",
             args: |a| lock(format!("mysql://root:pw@{a}/")),
             client_first: false,
             prefix: my_result_set(),
             huge: b"\xff\xff\xff\x04".to_vec(),
             unit: my(4, b"\x010"),
+        },
+        Case::tcp(
+            // An INFO line of 16 MB, or one that never ends.
+            "nats",
+            |a| wait(format!("nats://{a}")),
+            false,
+            b"INFO {\"server_id\":\"".to_vec(),
+            vec![b'N'; 16 << 20],
+            b"NCGXQIGIQGWUU2N7".to_vec(),
+        ),
+        Case::tcp(
+            // Past INFO and CONNECT: a MSG of 2 GB, endless PINGs.
+            "nats with credentials",
+            |a| wait(format!("nats://app:pw@{a}")),
+            false,
+            NATS_INFO.to_vec(),
+            b"MSG _INBOX.x 1 2147483647\r\n".to_vec(),
+            b"PING\r\n".to_vec(),
+        ),
+        Case::tcp(
+            // A CONNACK whose remaining length says 256 MB; PUBLISH packets.
+            "mqtt",
+            |a| wait(format!("mqtt://{a}")),
+            true,
+            Vec::new(),
+            b"\x20\xff\xff\xff\x7f".to_vec(),
+            b"\x30\x06\x00\x01tpong".to_vec(),
+        ),
+        Case::tcp(
+            // TLS: a ServerHello announcing 16 MB, then a record of 64 KiB,
+            // or records continuing it for ever.
+            "mqtts",
+            |a| wait(format!("mqtts://{a}")),
+            true,
+            b"\x16\x03\x03\x00\x04\x02\xff\xff\xff".to_vec(),
+            b"\x16\x03\x03\xff\xff".to_vec(),
+            [b"\x16\x03\x03\x3f\xfc".to_vec(), vec![0; 0x3ffc]].concat(),
+        ),
+        Case::tcp(
+            // An OP_MSG header announcing 2 GB; endless CommandNotFound.
+            "mongodb",
+            |a| wait(format!("mongodb://{a}")),
+            true,
+            Vec::new(),
+            b"\xff\xff\xff\x7f\x07\x00\x00\x00\x01\x00\x00\x00\xdd\x07\x00\x00".to_vec(),
+            mongo_command_not_found(),
+        ),
+        Case::tcp(
+            // A size prefix of 2 GB; a 64 KiB response that never comes to
+            // the point.
+            "kafka",
+            |a| wait(format!("kafka://{a}")),
+            true,
+            Vec::new(),
+            b"\x7f\xff\xff\xff".to_vec(),
+            [b"\x00\x01\x00\x00".to_vec(), vec![0; 0x1_0000]].concat(),
+        ),
+        Case::tcp(
+            // A VERSION line of 16 MB; STAT lines for ever.
+            "memcached",
+            |a| wait(format!("memcached://{a}")),
+            true,
+            Vec::new(),
+            [b"VERSION ".to_vec(), vec![b'1'; 16 << 20]].concat(),
+            b"STAT pid 1\r\n".to_vec(),
+        ),
+        Case::tcp(
+            // After SETTINGS: a frame of 16 MB; PINGs for ever (each asks
+            // for an answer).
+            "grpc",
+            |a| wait(format!("grpc://{a}")),
+            true,
+            h2(4, 0, 0, &[]),
+            b"\xff\xff\xff\x00\x00\x00\x00\x00\x01".to_vec(),
+            h2(6, 0, 0, b"pingping"),
+        ),
+        Case {
+            name: "dns",
+            udp: true,
+            args: |a| wait(format!("dns://x.test?type=A&server={a}")),
+            client_first: true,
+            prefix: Vec::new(),
+            huge: Vec::new(),
+            unit: dns_stray_reply(),
         },
     ]
 }
@@ -217,17 +387,23 @@ fn cases() -> Vec<Case> {
 struct Peer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    udp: bool,
 }
 
 impl Drop for Peer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // Wake the accept loop.
-        let _ = TcpStream::connect(self.addr);
+        // Wake the accept loop (a UDP peer wakes by itself).
+        if !self.udp {
+            let _ = TcpStream::connect(self.addr);
+        }
     }
 }
 
 fn serve(case: &Case, behaviour: Behaviour) -> Peer {
+    if case.udp {
+        return serve_udp(case.unit.clone(), behaviour);
+    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -251,7 +427,76 @@ fn serve(case: &Case, behaviour: Behaviour) -> Peer {
             });
         }
     });
-    Peer { addr, stop }
+    Peer {
+        addr,
+        stop,
+        udp: false,
+    }
+}
+
+/// A hostile DNS server: a UDP socket answering queries as `behaviour`
+/// says. `stray` is a reply to nobody's query (another id).
+///
+/// Silent: no answer. Trickle: one stray reply every 20 ms. Reset: the
+/// socket closes after the first query, so that later ones meet ICMP port
+/// unreachable (ECONNREFUSED). Garbage: random bytes after the query's id.
+/// HugeLength: a reply to the query claiming 65 535 answers, the first of
+/// 65 535 bytes. Endless: stray replies as fast as they go.
+fn serve_udp(stray: Vec<u8>, behaviour: Behaviour) -> Peer {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    sock.set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut query = [0u8; 512];
+        let mut client = None;
+        while !stopping.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = sock.recv_from(&mut query) {
+                let q = &query[..n];
+                client = Some(from);
+                match behaviour {
+                    Behaviour::Reset => return,
+                    Behaviour::Garbage => {
+                        let mut junk = q[..2].to_vec();
+                        let mut x: u32 = 0x1234_5678;
+                        junk.extend((0..510).map(|_| {
+                            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                            (x >> 24) as u8
+                        }));
+                        let _ = sock.send_to(&junk, from);
+                    }
+                    Behaviour::HugeLength => {
+                        let mut r = q.to_vec();
+                        r[2] = 0x81;
+                        r[3] = 0x80;
+                        r[6..8].copy_from_slice(&[0xff, 0xff]);
+                        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0xff, 0xff]);
+                        r.extend_from_slice(&[1, 2, 3, 4]);
+                        let _ = sock.send_to(&r, from);
+                    }
+                    _ => {}
+                }
+            }
+            match (behaviour, client) {
+                (Behaviour::Trickle, Some(to)) => {
+                    let _ = sock.send_to(&stray, to);
+                }
+                (Behaviour::Endless, Some(to)) => {
+                    for _ in 0..1000 {
+                        let _ = sock.send_to(&stray, to);
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    Peer {
+        addr,
+        stop,
+        udp: true,
+    }
 }
 
 fn connection(
@@ -304,7 +549,8 @@ fn connection(
             if sock.write_all(prefix).is_err() {
                 return;
             }
-            let block: Vec<u8> = unit.iter().copied().cycle().take(64 * 1024).collect();
+            // Whole units, so that the stream stays valid block after block.
+            let block = unit.repeat((64 * 1024usize).div_ceil(unit.len()));
             while !stop.load(Ordering::Relaxed) && sock.write_all(&block).is_ok() {}
         }
         Behaviour::Trickle => {
@@ -391,21 +637,27 @@ fn every_protocol_ends_by_its_deadline_within_a_memory_ceiling_whatever_the_peer
     let mut failures = Vec::new();
     for r in runs {
         let (name, o) = r.join().unwrap();
-        eprintln!("{name}: exit {:?}, peak {} KiB", o.code, o.peak_kib);
-        if o.code != Some(124) {
-            failures.push(format!(
-                "{name}: exit {:?}, expected 124\n{}",
-                o.code, o.stderr
-            ));
-        }
         // The last reason is named: the deadline of each try, or what the
         // peer did wrong.
         let reason = o
             .stderr
             .lines()
             .find_map(|l| l.split_once("timed out").map(|(_, rest)| rest))
-            .is_some_and(|rest| rest.contains(": "));
-        if !reason {
+            .and_then(|rest| rest.split_once(": "))
+            .map(|(_, why)| why.to_string());
+        eprintln!(
+            "{name}: exit {:?}, peak {} KiB, {}",
+            o.code,
+            o.peak_kib,
+            reason.as_deref().unwrap_or("no reason")
+        );
+        if o.code != Some(124) {
+            failures.push(format!(
+                "{name}: exit {:?}, expected 124\n{}",
+                o.code, o.stderr
+            ));
+        }
+        if reason.is_none() {
             failures.push(format!(
                 "{name}: no reason on the timeout line\n{}",
                 o.stderr
