@@ -4,10 +4,9 @@
 //! resolv.conf pointing at a UDP socket the test holds and never reads).
 
 use std::net::UdpSocket;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::require;
 use crate::support::{TempDir, bin};
 
 /// Threads of process `pid` now (0 once it is gone).
@@ -22,35 +21,76 @@ fn threads(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
-#[test]
-fn lookups_that_never_answer_do_not_pile_up_threads() {
-    require!(
-        nix::unistd::geteuid().is_root() && crate::support::have_program("unshare"),
-        "needs root and unshare for a private resolv.conf"
-    );
-    // A "DNS server" that takes every query and answers none.
-    let silent = UdpSocket::bind("127.0.0.77:53");
-    require!(silent.is_ok(), "cannot bind 127.0.0.77:53: {silent:?}");
+/// What a silent resolver needs kept while preflight runs: the socket that
+/// takes every query and answers none, and the directory of the resolv.conf
+/// naming it.
+struct Silent {
+    _socket: UdpSocket,
+    _dir: TempDir,
+}
+
+/// Preflight run with `args` (`{targets}` stands for `count` names no
+/// resolver answers) in a mount namespace of its own whose resolv.conf names
+/// a "DNS server" at `ip`:53 that never answers; the resolver gives up after
+/// `timeout_s`. The child (`unshare`, which execs preflight) and what to
+/// hold while it runs. None: skipped.
+fn under_a_silent_resolver(
+    ip: &str,
+    timeout_s: u32,
+    count: usize,
+    args: &str,
+    stderr: Stdio,
+) -> Option<(Child, Silent)> {
+    if !(nix::unistd::geteuid().is_root() && crate::support::have_program("unshare")) {
+        crate::support::skip("needs root and unshare for a private resolv.conf");
+        return None;
+    }
+    let silent = match UdpSocket::bind((ip, 53)) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::support::skip(&format!("cannot bind {ip}:53: {e}"));
+            return None;
+        }
+    };
     let dir = TempDir::new();
     let conf = dir.join("resolv.conf");
     std::fs::write(
         &conf,
-        "nameserver 127.0.0.77\noptions timeout:30 attempts:1\n",
+        format!("nameserver {ip}\noptions timeout:{timeout_s} attempts:1\n"),
     )
     .unwrap();
-    let targets: Vec<String> = (0..60).map(|i| format!("host{i}.silent.test:80")).collect();
+    let targets: Vec<String> = (0..count)
+        .map(|i| format!("host{i}.silent.test:80"))
+        .collect();
     let script = format!(
-        "mount --bind {} /etc/resolv.conf && exec {} wait --timeout 4s --try-timeout 200ms {}",
+        "mount --bind {} /etc/resolv.conf && exec {} {}",
         conf.display(),
         bin().display(),
-        targets.join(" ")
+        args.replace("{targets}", &targets.join(" "))
     );
-    let mut child = std::process::Command::new("unshare")
+    let child = std::process::Command::new("unshare")
         .args(["--mount", "sh", "-c", &script])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap();
+    Some((
+        child,
+        Silent {
+            _socket: silent,
+            _dir: dir,
+        },
+    ))
+}
+
+#[test]
+fn lookups_that_never_answer_do_not_pile_up_threads() {
+    let args = "wait --timeout 4s --try-timeout 200ms {targets}";
+    let Some((mut child, silent)) =
+        under_a_silent_resolver("127.0.0.77", 30, 60, args, Stdio::piped())
+    else {
+        return;
+    };
     let pid = child.id();
     let started = Instant::now();
     let mut most = 0;
@@ -81,34 +121,14 @@ fn lookups_that_never_answer_do_not_pile_up_threads() {
 
 #[test]
 fn lookups_left_behind_by_the_wait_end_with_the_resolvers_own_timeout() {
-    require!(
-        nix::unistd::geteuid().is_root() && crate::support::have_program("unshare"),
-        "needs root and unshare for a private resolv.conf"
-    );
-    let silent = UdpSocket::bind("127.0.0.78:53");
-    require!(silent.is_ok(), "cannot bind 127.0.0.78:53: {silent:?}");
-    let dir = TempDir::new();
-    let conf = dir.join("resolv.conf");
     // The resolver gives up after 2 s: a lookup stuck at the wait's end must
     // not outlive it by much, while the command runs under preflight.
-    std::fs::write(
-        &conf,
-        "nameserver 127.0.0.78\noptions timeout:2 attempts:1\n",
-    )
-    .unwrap();
-    let targets: Vec<String> = (0..20).map(|i| format!("host{i}.silent.test:80")).collect();
-    let script = format!(
-        "mount --bind {} /etc/resolv.conf && exec {} --wait {} --timeout 1s --try-timeout 200ms --on-timeout continue -- sleep 8",
-        conf.display(),
-        bin().display(),
-        targets.join(" ")
-    );
-    let mut child = std::process::Command::new("unshare")
-        .args(["--mount", "sh", "-c", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let args = "--wait {targets} --timeout 1s --try-timeout 200ms --on-timeout continue -- sleep 8";
+    let Some((mut child, silent)) =
+        under_a_silent_resolver("127.0.0.78", 2, 20, args, Stdio::null())
+    else {
+        return;
+    };
     let pid = child.id();
     let started = Instant::now();
     let mut at_wait_end = 0;
