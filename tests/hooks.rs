@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::{Bounded, TempDir, preflight};
+use crate::support::{Bounded, TempDir, expect_exit_output, preflight};
 
 fn script(path: &Path, body: &str, mode: u32) {
     fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -34,13 +34,13 @@ fn dir_hooks_run_first_in_name_order_then_hook_flags_in_order() {
     script(&dir.join("10-first"), "echo dir-10", 0o755);
     script(&dir.join("15-not-executable"), "echo never", 0o644);
     fs::create_dir(dir.join("17-a-directory")).unwrap();
-    let out = preflight()
-        .args(["--hooks-dir", dir.to_str().unwrap()])
-        .args(["--hook", "echo flag-1", "--hook", "echo 'flag 2'"])
-        .args(["--", "echo", "command"])
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (out, stderr) = expect_exit_output(
+        0,
+        preflight()
+            .args(["--hooks-dir", dir.to_str().unwrap()])
+            .args(["--hook", "echo flag-1", "--hook", "echo 'flag 2'"])
+            .args(["--", "echo", "command"]),
+    );
     assert_eq!(
         stdout_lines(&out),
         ["dir-10", "dir-20", "flag-1", "flag 2", "command"]

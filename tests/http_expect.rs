@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use crate::support::fake::{self, Peer};
-use crate::support::preflight;
 use crate::support::probe::{check, not_ready};
+use crate::support::{expect_exit, preflight};
 
 /// A server answering every request with `responses[i]` (the last one
 /// repeated), sending each request head it saw on the channel.
@@ -184,13 +184,12 @@ fn elasticsearch_red_then_green_with_a_secret_header() {
     });
     let target =
         format!("{url}/_cluster/health#json=status:green|yellow&header=Authorization:$ES_AUTH");
-    let out = preflight()
-        .args(["-v", "wait", &target, "--timeout", "20s"])
-        .env("ES_AUTH", "Basic c2VjcmV0")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = expect_exit(
+        0,
+        preflight()
+            .args(["-v", "wait", &target, "--timeout", "20s"])
+            .env("ES_AUTH", "Basic c2VjcmV0"),
+    );
     assert!(
         stderr.contains("\"red\""),
         "the red state was not reported: {stderr}"

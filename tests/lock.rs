@@ -9,7 +9,7 @@ use std::fs;
 use std::process::Stdio;
 
 use crate::require;
-use crate::support::{Bounded, TempDir, listening, preflight};
+use crate::support::{Bounded, TempDir, expect_exit_output, listening, preflight};
 
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const MYSQL: &str = "mysql://root@127.0.0.1:3306";
@@ -364,13 +364,12 @@ fn the_dependency_timeout_does_not_bound_the_lock_and_the_wait_is_reported() {
     let name = lock_name("no-lock-limit");
     // Held for longer than one progress period (10 s) and than --timeout.
     let mut holder = holder(&name, dir.path(), 11.5);
-    let out = preflight()
-        .args(["--lock", POSTGRES, "--lock-name", &name, "--timeout", "1s"])
-        .args(["--", "echo", "command ran"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (out, stderr) = expect_exit_output(
+        0,
+        preflight()
+            .args(["--lock", POSTGRES, "--lock-name", &name, "--timeout", "1s"])
+            .args(["--", "echo", "command ran"]),
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "command ran\n");
     assert!(
         stderr.contains(&format!(

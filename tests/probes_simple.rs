@@ -7,7 +7,7 @@ use preflight::probe::tcp::Tcp;
 use preflight::probe::unix::Unix;
 use preflight::target;
 
-use crate::support::{Bounded, TempDir, preflight};
+use crate::support::{TempDir, expect_exit, preflight};
 
 fn tcp(s: &str) -> Tcp {
     Tcp::new(&target::parse(s).unwrap())
@@ -30,14 +30,10 @@ fn tcp_over_ipv6_is_ready_when_the_port_accepts_and_not_when_refused() {
     };
     let port = listener.local_addr().unwrap().port();
     let url = format!("tcp://[::1]:{port}");
-    let out = preflight().args(["check", &url]).bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = expect_exit(0, preflight().args(["check", &url]));
     assert!(stderr.contains(&format!("{url} is ready")), "{stderr}");
     drop(listener);
-    let out = preflight().args(["check", &url]).bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = expect_exit(1, preflight().args(["check", &url]));
     assert!(stderr.contains("connection refused"), "{stderr}");
 }
 

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::require;
-use crate::support::{TempDir, free_port, listening, preflight};
+use crate::support::{TempDir, expect_exit, free_port, listening, preflight};
 
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -154,18 +154,17 @@ fn a_failed_start_says_what_was_done_and_what_never_started() {
 #[test]
 fn a_timed_out_wait_is_in_the_timeline_with_its_reason() {
     let port = free_port();
-    let out = preflight()
-        .args([
-            "--wait",
-            &format!("tcp://127.0.0.1:{port}"),
-            "--timeout",
-            "0.5s",
-        ])
-        .args(["--hook", "echo never", "--", "echo", "command"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(124), "{stderr}");
+    let stderr = expect_exit(
+        124,
+        preflight()
+            .args([
+                "--wait",
+                &format!("tcp://127.0.0.1:{port}"),
+                "--timeout",
+                "0.5s",
+            ])
+            .args(["--hook", "echo never", "--", "echo", "command"]),
+    );
     let line = stderr
         .lines()
         .find(|l| l.contains("start-up stopped"))

@@ -2,7 +2,7 @@
 //! while preflight stays root. Needs root and the init core (`init::run`).
 
 use crate::require;
-use crate::support::{Bounded, preflight};
+use crate::support::{Bounded, expect_exit_output, preflight};
 
 /// What a process says about itself: `uid groups HOME`.
 const WHO: &str = "echo \"$(id -u) $(id -g) [$(id -G)] $HOME\"";
@@ -14,14 +14,14 @@ fn hook_and_command_run_as_nobody_with_its_groups_and_home() {
         "switching users needs root"
     );
     let (uid, gid) = (65534, 65534);
-    let out = preflight()
-        .args(["--user", "nobody"])
-        .args(["--hook", &format!("sh -c '{WHO}'")])
-        .args(["--", "sh", "-c", WHO])
-        .env("HOME", "/root")
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (out, stderr) = expect_exit_output(
+        0,
+        preflight()
+            .args(["--user", "nobody"])
+            .args(["--hook", &format!("sh -c '{WHO}'")])
+            .args(["--", "sh", "-c", WHO])
+            .env("HOME", "/root"),
+    );
     // nobody's home in Debian's passwd; replaces the HOME preflight had.
     let home = passwd_home("nobody").unwrap_or_else(|| "/nonexistent".into());
     let expected = format!("{uid} {gid} [{gid}] {home}");

@@ -2,7 +2,7 @@
 //! starts after the last one.
 
 use crate::support::peers::ClosedPort;
-use crate::support::{As, Bounded, Run, TempDir, preflight};
+use crate::support::{As, Run, TempDir, expect_exit_output, preflight};
 
 #[test]
 fn wait_succeeds_once_a_listener_appears() {
@@ -59,11 +59,7 @@ fn the_command_starts_only_after_every_target_is_ready() {
 fn targets_that_are_up_pass_at_once_with_one_try_each() {
     let (mut a, mut b) = (ClosedPort::new(), ClosedPort::new());
     let (_la, _lb) = (a.listen(), b.listen());
-    let out = preflight()
-        .args(["wait", &a.url(), &b.url()])
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (out, stderr) = expect_exit_output(0, preflight().args(["wait", &a.url(), &b.url()]));
     assert_eq!(stderr.matches("(1 try)").count(), 2, "{stderr}");
     assert!(out.stdout.is_empty(), "stdout belongs to the child");
 }

@@ -5,18 +5,18 @@
 use std::time::Duration;
 
 use crate::support::peers::{BlackHole, ClosedPort};
-use crate::support::{As, Bounded, Run, preflight};
+use crate::support::{As, Bounded, Run, expect_exit, preflight};
 
 #[test]
 fn timing_out_exits_124_and_names_each_target_and_its_reason() {
     let (closed, mut open) = (ClosedPort::new(), ClosedPort::new());
     let _l = open.listen();
-    let out = preflight()
-        .args(["wait", &closed.url(), &open.url(), "name.invalid:80"])
-        .args(["--timeout", "1s"])
-        .bounded_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(124), "{stderr}");
+    let stderr = expect_exit(
+        124,
+        preflight()
+            .args(["wait", &closed.url(), &open.url(), "name.invalid:80"])
+            .args(["--timeout", "1s"]),
+    );
     assert!(
         stderr.contains(&format!(
             "timed out waiting for {}: connect: connection refused",
