@@ -35,6 +35,11 @@ async fn start(broker: Broker) -> String {
     format!("kafka://{}", fake::serve_on(0, broker, connection).await)
 }
 
+/// One try against a fresh fake `broker`.
+async fn against(broker: Broker) -> Result<(), ProbeError> {
+    check(&start(broker).await).await
+}
+
 async fn connection(mut sock: TcpStream, b: Broker) {
     loop {
         let mut size = [0; 4];
@@ -94,44 +99,52 @@ async fn connection(mut sock: TcpStream, b: Broker) {
 
 #[tokio::test]
 async fn a_broker_with_a_controller_is_ready() {
-    check(&start(UP).await).await.unwrap();
-    // Metadata up to v5 only, and ApiVersions without Metadata at all.
-    let b = Broker {
-        metadata: Some((0, 5)),
-        ..UP
-    };
-    check(&start(b).await).await.unwrap();
-    let b = Broker {
-        metadata: None,
-        controller: -1,
-        ..UP
-    };
-    check(&start(b).await).await.unwrap();
-    // A SASL listener refuses Metadata: ApiVersions was enough.
-    let b = Broker {
-        close_on_metadata: true,
-        ..UP
-    };
-    check(&start(b).await).await.unwrap();
+    for b in [
+        UP,
+        // Metadata up to v5 only, and ApiVersions without Metadata at all.
+        Broker {
+            metadata: Some((0, 5)),
+            ..UP
+        },
+        Broker {
+            metadata: None,
+            controller: -1,
+            ..UP
+        },
+        // A SASL listener refuses Metadata: ApiVersions was enough.
+        Broker {
+            close_on_metadata: true,
+            ..UP
+        },
+    ] {
+        against(b.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{b:?}: {e:?}"));
+    }
 }
 
 #[tokio::test]
 async fn no_controller_no_broker_or_an_error_is_not_yet() {
-    let b = Broker {
-        controller: -1,
-        ..UP
-    };
-    let m = not_ready(check(&start(b).await).await);
-    assert!(m.contains("controller"), "{m}");
-    let b = Broker { brokers: 0, ..UP };
-    let m = not_ready(check(&start(b).await).await);
-    assert!(m.contains("no broker"), "{m}");
-    let b = Broker {
-        api_versions_error: 35,
-        ..UP
-    };
-    let m = not_ready(check(&start(b).await).await);
-    assert!(m.contains("35"), "{m}");
+    for (b, says) in [
+        (
+            Broker {
+                controller: -1,
+                ..UP
+            },
+            "controller",
+        ),
+        (Broker { brokers: 0, ..UP }, "no broker"),
+        (
+            Broker {
+                api_versions_error: 35,
+                ..UP
+            },
+            "35",
+        ),
+    ] {
+        let m = not_ready(against(b).await);
+        assert!(m.contains(says), "{says}: {m}");
+    }
 }
 
 #[tokio::test]
