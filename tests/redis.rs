@@ -11,31 +11,26 @@ use tokio::time::timeout;
 
 use crate::require;
 use crate::support::fake::{self, Peer};
+use crate::support::instance::Instance;
 use crate::support::pki::{Pki, SERVER_NAMES};
 use crate::support::probe::{self, check, check_with_ca, fatal, not_ready};
-use crate::support::server::Server;
 use crate::support::{TempDir, expect_exit, have_program, listening, preflight};
 
 const SHARED: &str = "127.0.0.1:6379";
 
-/// A redis-server of the test's own on the shared fixture.
-struct RedisServer {
-    server: Server,
-    args: Vec<String>,
+fn available() -> bool {
+    have_program("redis-server") && have_program("redis-cli")
 }
 
-impl RedisServer {
-    fn available() -> bool {
-        have_program("redis-server") && have_program("redis-cli")
-    }
-
-    fn new(extra: &[&str]) -> RedisServer {
-        let server = Server::new("redis-server");
-        let port = server.port.to_string();
-        let dir = server.dir.display().to_string();
-        let mut args: Vec<String> = [
+/// A redis-server of the test's own, not started: its port on 127.0.0.1,
+/// nothing saved unless the test says SAVE, then the arguments
+/// `extra(port, dir)` gives.
+fn redis_with(extra: impl FnOnce(u16, &TempDir) -> Vec<String>) -> Instance {
+    Instance::new("redis-server", |port, dir| {
+        let (port_arg, dir_arg) = (port.to_string(), dir.display().to_string());
+        let base = [
             "--port",
-            &port,
+            &port_arg,
             "--bind",
             "127.0.0.1",
             "--save",
@@ -43,47 +38,30 @@ impl RedisServer {
             "--appendonly",
             "no",
             "--dir",
-            &dir,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        RedisServer { server, args }
-    }
+            &dir_arg,
+        ];
+        let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        args.extend(extra(port, dir));
+        args
+    })
+}
 
-    fn addr(&self) -> String {
-        self.server.addr()
-    }
+/// [`redis_with`] these fixed `extra` arguments.
+fn redis(extra: &[&str]) -> Instance {
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    redis_with(|_, _| extra)
+}
 
-    fn spawn(&mut self) {
-        let mut cmd = Command::new("redis-server");
-        cmd.args(&self.args);
-        self.server.spawn(cmd);
+/// `redis-cli ARGS` against `r`, authenticated with `password`; its output.
+fn cli(r: &Instance, password: Option<&str>, args: &[&str]) -> String {
+    let mut cmd = Command::new("redis-cli");
+    cmd.args(["-p", &r.port().to_string()]);
+    if let Some(pw) = password {
+        cmd.env("REDISCLI_AUTH", pw);
     }
-
-    fn start(extra: &[&str]) -> RedisServer {
-        let mut r = RedisServer::new(extra);
-        r.spawn();
-        r.server.wait_listening();
-        r
-    }
-
-    fn cli(&self, password: Option<&str>, args: &[&str]) -> String {
-        let mut cmd = Command::new("redis-cli");
-        cmd.args(["-p", &self.server.port.to_string()]);
-        if let Some(pw) = password {
-            cmd.env("REDISCLI_AUTH", pw);
-        }
-        let out = cmd.args(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Crash it: SIGKILL, nothing saved.
-    fn kill(&mut self) {
-        self.server.stop(libc::SIGKILL);
-    }
+    let out = cmd.args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 // ---- the shared server ----
@@ -123,8 +101,8 @@ async fn a_password_the_server_does_not_have_is_fatal() {
 
 #[tokio::test]
 async fn passwords_right_wrong_and_absent() {
-    require!(RedisServer::available(), "redis-server not installed");
-    let r = RedisServer::start(&["--requirepass", "s3cret"]);
+    require!(available(), "redis-server not installed");
+    let r = redis(&["--requirepass", "s3cret"]).up();
     let a = r.addr();
     check(&format!("redis://:s3cret@{a}")).await.unwrap();
     check(&format!("redis://default:s3cret@{a}/1"))
@@ -144,11 +122,11 @@ async fn passwords_right_wrong_and_absent() {
 
 #[tokio::test]
 async fn server_started_after_probing_began_is_noticed() {
-    require!(RedisServer::available(), "redis-server not installed");
-    let mut r = RedisServer::new(&[]);
+    require!(available(), "redis-server not installed");
+    let mut r = redis(&[]);
     let url = format!("redis://{}", r.addr());
     probe::noticed_once_started(&url, Duration::from_secs(20), || {
-        if r.server.pid().is_none() {
+        if !r.started() {
             r.spawn();
         }
     })
@@ -157,8 +135,8 @@ async fn server_started_after_probing_began_is_noticed() {
 
 #[tokio::test]
 async fn server_stopped_mid_wait_is_reported_not_hung() {
-    require!(RedisServer::available(), "redis-server not installed");
-    let mut r = RedisServer::start(&[]);
+    require!(available(), "redis-server not installed");
+    let mut r = redis(&[]).up();
     let url = format!("redis://{}", r.addr());
     check(&url).await.unwrap();
     r.kill();
@@ -171,10 +149,10 @@ async fn server_stopped_mid_wait_is_reported_not_hung() {
 /// without gets -NOAUTH throughout and counts the server as up.
 #[tokio::test]
 async fn loading_is_not_ready_and_noauth_hides_it() {
-    require!(RedisServer::available(), "redis-server not installed");
-    let mut r = RedisServer::start(&["--requirepass", "pw", "--enable-debug-command", "yes"]);
-    r.cli(Some("pw"), &["DEBUG", "POPULATE", "2000000"]);
-    r.cli(Some("pw"), &["SAVE"]);
+    require!(available(), "redis-server not installed");
+    let mut r = redis(&["--requirepass", "pw", "--enable-debug-command", "yes"]).up();
+    cli(&r, Some("pw"), &["DEBUG", "POPULATE", "2000000"]);
+    cli(&r, Some("pw"), &["SAVE"]);
     r.kill();
     let with_pw = format!("redis://:pw@{}", r.addr());
     let without = format!("redis://{}", r.addr());
@@ -249,44 +227,44 @@ async fn error_replies_are_classified() {
 
 /// A redis-server of the test's own that speaks only TLS, with a
 /// certificate for `names` signed by `pki`.
-fn start_tls(pki: &Pki, names: &[&str]) -> RedisServer {
-    let mut r = RedisServer::new(&[]);
-    let (cert, key) = pki.issue(names, false).write(r.server.dir.path(), "server");
-    let ca = pki.ca_file_in(r.server.dir.path(), "ca.pem");
-    let port = r.server.port.to_string();
-    for arg in [
-        "--port",
-        "0",
-        "--tls-port",
-        &port,
-        "--tls-cert-file",
-        cert.to_str().unwrap(),
-        "--tls-key-file",
-        key.to_str().unwrap(),
-        "--tls-ca-cert-file",
-        ca.to_str().unwrap(),
-        "--tls-auth-clients",
-        "no",
-        "--requirepass",
-        "s3cret",
-    ] {
-        r.args.push(arg.to_string());
-    }
-    r.spawn();
-    r.server.wait_listening();
-    r
+fn start_tls(pki: &Pki, names: &[&str]) -> Instance {
+    redis_with(|port, dir| {
+        let (cert, key) = pki.issue(names, false).write(dir.path(), "server");
+        let ca = pki.ca_file_in(dir.path(), "ca.pem");
+        let port = port.to_string();
+        [
+            "--port",
+            "0",
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            cert.to_str().unwrap(),
+            "--tls-key-file",
+            key.to_str().unwrap(),
+            "--tls-ca-cert-file",
+            ca.to_str().unwrap(),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            "s3cret",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    })
+    .up()
 }
 
 #[tokio::test]
 async fn rediss_verifies_the_certificate_by_default() {
-    require!(RedisServer::available(), "redis-server not installed");
+    require!(available(), "redis-server not installed");
     let pki = Pki::new();
     let wrong = Pki::new();
     let dir = TempDir::new();
     let ca = pki.ca_file(&dir);
     let wrong_ca = wrong.ca_file_in(dir.path(), "wrong.pem");
     let r = start_tls(&pki, &["localhost"]);
-    let port = r.server.port;
+    let port = r.port();
     // Positive controls: the CA from PREFLIGHT_CA_FILE or ?ssl_ca_certs=.
     check_with_ca(&format!("rediss://:s3cret@localhost:{port}"), Some(&ca))
         .await
@@ -330,7 +308,7 @@ async fn rediss_verifies_the_certificate_by_default() {
 
 #[tokio::test]
 async fn plain_redis_against_a_tls_port_says_tls() {
-    require!(RedisServer::available(), "redis-server not installed");
+    require!(available(), "redis-server not installed");
     let pki = Pki::new();
     let r = start_tls(&pki, SERVER_NAMES);
     let e = check(&format!("redis://:s3cret@{}", r.addr()))
@@ -360,8 +338,8 @@ async fn rediss_sends_no_password_to_a_server_without_tls() {
 
 #[tokio::test]
 async fn an_acl_user_logs_in_with_auth_user_password() {
-    require!(RedisServer::available(), "redis-server not installed");
-    let r = RedisServer::start(&["--user", "app", "on", ">s3cret", "~*", "&*", "+@all"]);
+    require!(available(), "redis-server not installed");
+    let r = redis(&["--user", "app", "on", ">s3cret", "~*", "&*", "+@all"]).up();
     let a = r.addr();
     check(&format!("redis://app:s3cret@{a}")).await.unwrap();
     // The same password for another user, or no user: refused.
