@@ -36,12 +36,7 @@ async fn a_server_started_after_probing_began_answers_version() {
     require!(have_program("memcached"), "memcached not installed");
     let mut m = memcached();
     let url = format!("memcached://{}", m.addr());
-    probe::noticed_once_started(&url, Duration::from_secs(20), || {
-        if !m.started() {
-            m.spawn();
-        }
-    })
-    .await;
+    probe::noticed_once_started(&url, Duration::from_secs(20), || m.spawn_once()).await;
     // Stopped: refused again, not hung.
     m.kill();
     let r = check(&url).await;

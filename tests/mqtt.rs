@@ -70,12 +70,7 @@ async fn a_broker_started_after_probing_began_is_noticed() {
     require!(available(), "mosquitto not installed");
     let mut m = mosquitto("");
     let url = format!("mqtt://app:s3cret@{}", m.addr());
-    probe::noticed_once_started(&url, Duration::from_secs(20), || {
-        if !m.started() {
-            m.spawn();
-        }
-    })
-    .await;
+    probe::noticed_once_started(&url, Duration::from_secs(20), || m.spawn_once()).await;
 }
 
 #[tokio::test]

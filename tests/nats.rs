@@ -73,12 +73,7 @@ async fn a_server_started_after_probing_began_is_noticed() {
     require!(have_program("nats-server"), "nats-server not installed");
     let mut n = nats(&[]);
     let url = format!("nats://{}", n.addr());
-    probe::noticed_once_started(&url, Duration::from_secs(20), || {
-        if !n.started() {
-            n.spawn();
-        }
-    })
-    .await;
+    probe::noticed_once_started(&url, Duration::from_secs(20), || n.spawn_once()).await;
 }
 
 /// Through the binary: a wrong password ends the wait at once (exit 1) with

@@ -125,12 +125,7 @@ async fn server_started_after_probing_began_is_noticed() {
     require!(available(), "redis-server not installed");
     let mut r = redis(&[]);
     let url = format!("redis://{}", r.addr());
-    probe::noticed_once_started(&url, Duration::from_secs(20), || {
-        if !r.started() {
-            r.spawn();
-        }
-    })
-    .await;
+    probe::noticed_once_started(&url, Duration::from_secs(20), || r.spawn_once()).await;
 }
 
 #[tokio::test]

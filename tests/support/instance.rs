@@ -59,6 +59,14 @@ impl Instance {
         self.server.pid().is_some()
     }
 
+    /// Start it unless it was started already (a test that starts the
+    /// server late, once, between tries).
+    pub fn spawn_once(&mut self) {
+        if !self.started() {
+            self.spawn();
+        }
+    }
+
     pub fn wait_listening(&mut self) {
         self.server.wait_listening();
     }
