@@ -63,3 +63,40 @@ fn pdeathsig_reaches_the_command_when_preflights_parent_dies() {
     assert_eq!(run.line(), format!("{pid} {}", libc::SIGUSR1));
     crate::support::process::kill_tree(preflight);
 }
+
+#[test]
+fn pdeathsig_reaches_the_command_when_preflight_itself_dies() {
+    // Not PID 1: the command gets --pdeathsig set for itself, so a preflight
+    // killed outright (nothing left to forward anything) still tells it.
+    let kit = testkit();
+    let run = Run::start(As::Plain, &["--pdeathsig", "USR1", "--", &kit, "signals"]);
+    let pid = run.ready();
+    crate::support::process::kill(run.preflight_pid(), libc::SIGKILL);
+    let line = run.line();
+    crate::support::process::kill_tree(pid);
+    assert_eq!(line, format!("{pid} {}", libc::SIGUSR1));
+}
+
+#[test]
+fn pdeathsig_survives_exec_as_another_user() {
+    crate::require!(
+        nix::unistd::geteuid().is_root(),
+        "switching users needs root"
+    );
+    // Changing the uid clears the parent-death signal: with --exec it is set
+    // again after, for the command (which is preflight's pid by then).
+    let bin = crate::support::bin();
+    let script = r#""$0" --exec --user nobody --pdeathsig USR1 -- sh -c 'trap "echo got-usr1; exit 0" USR1; echo ready $$; while :; do sleep 0.05; done' & read x"#;
+    let child = std::process::Command::new("sh")
+        .args(["-c", script, bin.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut run = Run::from_child(As::Plain, child);
+    let pid = run.ready();
+    run.close_stdin();
+    let line = run.line();
+    crate::support::process::kill_tree(pid);
+    assert_eq!(line, "got-usr1");
+}

@@ -65,28 +65,27 @@ fn orphans_are_reparented_to_preflight_when_it_is_not_pid1() {
 
 #[test]
 fn no_subreaper_leaves_orphans_to_the_real_init() {
+    // As in the test above, the worker is orphaned while the command runs
+    // (once the second `ready` comes, `background` has exited): with
+    // --no-subreaper it goes elsewhere, and so it does with --exec, where
+    // the command (preflight's pid by then) must not inherit the attribute.
     let kit = testkit();
-    let mut run = Run::start(
-        As::Plain,
-        &[
-            "--no-subreaper",
-            "--",
-            &kit,
-            "background",
-            &kit,
-            "wait-stdin",
-        ],
-    );
-    let worker = run.ready();
-    let preflight = run.preflight_pid();
-    // `background` exits: preflight has no child left, sends TERM to the
-    // group and exits at once; the worker was never its child.
-    assert_eq!(run.code(), 0);
-    assert_ne!(ppid(worker), Some(preflight));
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(worker),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    let script = format!("{kit} background {kit} wait-stdin; exec {kit} wait-stdin");
+    for flag in ["--no-subreaper", "--exec"] {
+        let mut run = Run::start(As::Plain, &[flag, "--", "sh", "-c", &script]);
+        let worker = run.ready();
+        run.ready();
+        let preflight = run.preflight_pid();
+        let parent = ppid(worker);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(worker),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        assert!(parent.is_some(), "{flag}: the worker {worker} is gone");
+        assert_ne!(parent, Some(preflight), "{flag}");
+        run.close_stdin();
+        assert_eq!(run.code(), 0, "{flag}");
+    }
 }
 
 #[test]

@@ -320,3 +320,47 @@ fn a_daemon_started_during_the_shutdown_gets_term_before_the_kill() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+fn as_pid1_the_shutdown_term_reaches_a_daemon_whose_parent_survives_term() {
+    require!(
+        crate::support::have_program("setsid"),
+        "setsid(1) is not installed"
+    );
+    // As PID 1 the shutdown's TERM goes to every process: also to a daemon
+    // in a session of its own that is not preflight's child (its parent,
+    // a worker that survives TERM, still lives), so it ends cleanly long
+    // before the worker's KILL.
+    if !both().contains(&As::Pid1) {
+        return;
+    }
+    let dir = TempDir::new();
+    let got = dir.join("got");
+    let ready = dir.join("daemon-ready");
+    let daemon = dir.join("daemon.sh");
+    std::fs::write(
+        &daemon,
+        format!(
+            "trap 'echo got-term >> {got}; exit 0' TERM\n: > {ready}\nsleep 30 & wait\n",
+            got = got.display(),
+            ready = ready.display()
+        ),
+    )
+    .unwrap();
+    let command = format!(
+        "(trap : TERM; setsid sh {} & while :; do sleep 0.05; done) & \
+         until [ -e {} ]; do sleep 0.01; done; exit 3",
+        daemon.display(),
+        ready.display()
+    );
+    let mut run = Run::start(As::Pid1, &["--grace", "3s", "--", "sh", "-c", &command]);
+    let (status, _) = run.finish();
+    assert_eq!(status.code(), Some(3), "{}", run.stderr());
+    assert_eq!(
+        std::fs::read_to_string(&got).unwrap_or_default(),
+        "got-term\n",
+        "the daemon did not get TERM: {}",
+        run.stderr()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
