@@ -91,13 +91,28 @@ fn another_signal_while_waiting_is_dropped_and_the_wait_goes_on() {
     let dir = TempDir::new();
     let marker = dir.join("started");
     let mut cmd = preflight();
-    cmd.args(["--wait", &closed.url(), "--timeout", "1s", "--", "touch"])
-        .arg(&marker);
+    cmd.args([
+        "-v",
+        "--wait",
+        &closed.url(),
+        "--timeout",
+        "1s",
+        "--",
+        "touch",
+    ])
+    .arg(&marker);
     let mut run = Run::spawn(As::Plain, cmd);
     run.expect("waiting for");
     run.signal(libc::SIGUSR1);
     let (status, took) = run.finish();
     assert_eq!(status.code(), Some(124), "{}", run.stderr());
+    // Said at debug level: it came from someone else, not from preflight.
+    assert!(
+        run.stderr()
+            .contains("signal while waiting: nothing to forward it to, dropped"),
+        "{}",
+        run.stderr()
+    );
     assert!(took < Duration::from_secs(20), "{took:?}");
     assert!(!marker.exists(), "the command was started");
 }

@@ -180,6 +180,10 @@ mod tests {
         assert_eq!(parse("0"), Ok(0));
         assert_eq!(parse("RTMIN+2"), Ok(RTMIN + 2));
         assert_eq!(parse("SIGRTMAX"), Ok(RTMAX));
+        assert_eq!(parse("RTMAX-1"), Ok(RTMAX - 1));
+        assert_eq!(parse("SIGRTMAX-30"), Ok(RTMIN));
+        assert!(parse("RTMAX-31").is_err());
+        assert!(parse("RTMIN+31").is_err());
         assert!(parse("NOPE").unwrap_err().contains("'NOPE'"));
         assert!(parse("99").is_err());
     }
