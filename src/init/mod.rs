@@ -22,7 +22,9 @@
 //!   dies of TERM leaves `a`, which the shutdown below stops.
 //! - When the command ([`Role::Main`]) exits, every process still left gets
 //!   TERM: the whole PID namespace (`kill(-1)`) when we are PID 1, else the
-//!   command's group and each child re-parented to us. After `--grace`, KILL,
+//!   command's group and each child re-parented to us; either way also each
+//!   process re-parented to us later (a daemon started on TERM, whose
+//!   parent then ended), once. After `--grace`, KILL,
 //!   with one line naming what was still running.
 //!   Preflight returns as soon as it has no child left, at once if there was
 //!   none. A hook ([`Role::Hook`]) is only waited for: see [`Role`].
