@@ -363,3 +363,25 @@ fn supervising_three_programs_idle_wakes_preflight_up_never() {
         run.kill_tree();
     }
 }
+
+#[test]
+fn pdeathsig_reaches_every_program_when_preflight_itself_dies() {
+    // Not PID 1: each program gets --pdeathsig set for itself, so a
+    // preflight killed outright still tells them all.
+    let run = start(
+        As::Plain,
+        &["--pdeathsig", "USR1"],
+        &[also("side", "signals")],
+        &["signals"],
+    );
+    let pids = [run.ready(), run.ready()];
+    crate::support::process::kill(run.preflight_pid(), libc::SIGKILL);
+    let mut got = [run.line(), run.line()];
+    for pid in pids {
+        crate::support::process::kill_tree(pid);
+    }
+    let mut want = pids.map(|p| format!("{p} {}", libc::SIGUSR1));
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "each program's own parent-death signal");
+}
