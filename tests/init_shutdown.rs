@@ -206,16 +206,27 @@ fn one_leftover_ending_on_term_does_not_end_the_shutdown_of_the_others() {
     // first one's end must not count as "nothing left": the second still
     // gets KILL after the grace period.
     // As PID 1 too: the leftovers that were there at the TERM to every
-    // process are not newcomers when one of them ends.
+    // process are not newcomers when one of them ends. And under the
+    // several-programs supervisor (which `--tail` of a file not there yet
+    // turns on without touching stdout): it keeps its own list of what it
+    // signaled, and its own KILL deadline.
     let kit = testkit();
-    for how in both() {
+    for (how, several) in both().into_iter().flat_map(|h| [(h, false), (h, true)]) {
         let dir = TempDir::new();
         let file = dir.join("flushed");
         let script = format!(
             "{kit} detach {kit} signals && exec {kit} background {kit} flush-on-term {}",
             file.display()
         );
-        let mut run = Run::start(how, &["--grace", "300ms", "--", "sh", "-c", &script]);
+        let never = dir.join("never.log");
+        let mut args = vec!["--grace", "300ms"];
+        if several {
+            args.extend(["--tail", never.to_str().unwrap()]);
+        }
+        args.extend(["--", "sh", "-c", &script]);
+        let how_ = how;
+        let how = (how_, several);
+        let mut run = Run::start(how_, &args);
         // Both say they are ready, in either order under load.
         let ready = [run.ready(), run.ready()];
         assert_eq!(run.code(), 0, "{how:?}: {}", run.stderr());
@@ -227,7 +238,7 @@ fn one_leftover_ending_on_term_does_not_end_the_shutdown_of_the_others() {
             .into_iter()
             .find(|pid| rest == [format!("{pid} {}", libc::SIGTERM)])
             .unwrap_or_else(|| panic!("{how:?}: {rest:?}, expected one TERM to one of {ready:?}"));
-        if how == As::Plain {
+        if how_ == As::Plain {
             assert!(!alive(recorder), "the recorder {recorder} was left running");
         }
         let _ = std::fs::remove_dir_all(dir);

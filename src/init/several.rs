@@ -516,16 +516,23 @@ impl Supervisor<'_> {
     /// their groups, and every child of ours that is not a running program.
     fn signal_leftovers(&mut self, sig: i32) {
         let running: Vec<i32> = self.programs.iter().filter_map(|p| p.pid).collect();
+        let groups: Vec<i32> = self
+            .programs
+            .iter()
+            .filter(|p| p.pid.is_none())
+            .filter_map(|p| p.group)
+            .collect();
+        // A child still in an ended program's group gets that group's
+        // signal: named on its own too, it would get the TERM twice.
+        let in_groups = |pid: &i32| {
+            nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(*pid)))
+                .is_ok_and(|g| groups.contains(&g.as_raw()))
+        };
         let mut who: Vec<i32> = procs::children()
             .into_iter()
-            .filter(|pid| !running.contains(pid))
+            .filter(|pid| !running.contains(pid) && !in_groups(pid))
             .collect();
-        who.extend(
-            self.programs
-                .iter()
-                .filter(|p| p.pid.is_none())
-                .filter_map(|p| p.group.map(|g| -g)),
-        );
+        who.extend(groups.iter().map(|g| -g));
         who.sort();
         who.dedup();
         if sig == libc::SIGTERM {
