@@ -385,3 +385,34 @@ fn pdeathsig_reaches_every_program_when_preflight_itself_dies() {
     got.sort();
     assert_eq!(got, want, "each program's own parent-death signal");
 }
+
+#[test]
+fn with_no_main_command_the_first_program_to_end_after_term_gives_the_exit_status() {
+    for how in both() {
+        let dir = TempDir::new();
+        let ready = dir.join("ready");
+        let procfile = dir.join("Procfile");
+        // 'fast' ends at once on TERM with 3; 'slow' takes a moment, then 0.
+        std::fs::write(
+            &procfile,
+            format!(
+                "fast: sh -c 'trap \"exit 3\" TERM; : > {}; while :; do sleep 0.02; done'\n\
+                 slow: sh -c 'trap \"sleep 0.5; exit 0\" TERM; while :; do sleep 0.02; done'\n",
+                ready.display()
+            ),
+        )
+        .unwrap();
+        let mut run = Run::start(how, &["--procfile", procfile.to_str().unwrap()]);
+        let started = std::time::Instant::now();
+        while !ready.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{how:?}: never ready"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        run.expect("side program 'slow' started");
+        run.signal(libc::SIGTERM);
+        finish(&mut run, 3);
+    }
+}
