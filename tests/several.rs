@@ -118,6 +118,8 @@ fn a_one_shot_with_restart_no_is_done_and_the_rest_runs_on() {
         run.close_stdin();
         finish(&mut run, 0);
         never_said(&run, "restart");
+        // The main command ended when its stdin closed, not by a stop.
+        never_said(&run, "stopping everything");
         // A one-shot that fails stops everything with its status.
         let fails = also("once", "exit 4");
         let mut run = start(how, &["--restart", "no"], &[fails], &["wait-stdin"]);
