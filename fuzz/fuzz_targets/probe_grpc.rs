@@ -8,18 +8,5 @@
 mod peer;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&flag, bytes)) = data.split_first() else {
-        return;
-    };
-    let service = flag & 1 == 1;
-    peer::probe_against(
-        |a| {
-            if service {
-                format!("grpc://{a}/app.Orders")
-            } else {
-                format!("grpc://{a}")
-            }
-        },
-        bytes,
-    );
+    peer::probe_either(data, "grpc://{a}/app.Orders", "grpc://{a}");
 });

@@ -8,18 +8,5 @@
 mod peer;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&flag, bytes)) = data.split_first() else {
-        return;
-    };
-    let primary = flag & 1 == 1;
-    peer::probe_against(
-        |a| {
-            if primary {
-                format!("mongodb://{a}#primary=true")
-            } else {
-                format!("mongodb://{a}")
-            }
-        },
-        bytes,
-    );
+    peer::probe_either(data, "mongodb://{a}#primary=true", "mongodb://{a}");
 });

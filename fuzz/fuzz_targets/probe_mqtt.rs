@@ -7,18 +7,5 @@
 mod peer;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&flag, bytes)) = data.split_first() else {
-        return;
-    };
-    let login = flag & 1 == 1;
-    peer::probe_against(
-        |a| {
-            if login {
-                format!("mqtt://u:pw@{a}")
-            } else {
-                format!("mqtt://{a}")
-            }
-        },
-        bytes,
-    );
+    peer::probe_either(data, "mqtt://u:pw@{a}", "mqtt://{a}");
 });

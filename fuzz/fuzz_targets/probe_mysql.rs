@@ -8,18 +8,5 @@
 mod peer;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&flag, bytes)) = data.split_first() else {
-        return;
-    };
-    let login = flag & 1 == 1;
-    peer::probe_against(
-        |a| {
-            if login {
-                format!("mysql://root:pw@{a}/app")
-            } else {
-                format!("mysql://{a}")
-            }
-        },
-        bytes,
-    );
+    peer::probe_either(data, "mysql://root:pw@{a}/app", "mysql://{a}");
 });

@@ -9,18 +9,5 @@
 mod peer;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&flag, bytes)) = data.split_first() else {
-        return;
-    };
-    let login = flag & 1 == 1;
-    peer::probe_against(
-        |a| {
-            if login {
-                format!("nats://u:pw@{a}")
-            } else {
-                format!("nats://{a}")
-            }
-        },
-        bytes,
-    );
+    peer::probe_either(data, "nats://u:pw@{a}", "nats://{a}");
 });

@@ -8,18 +8,5 @@
 mod peer;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&flag, bytes)) = data.split_first() else {
-        return;
-    };
-    let login = flag & 1 == 1;
-    peer::probe_against(
-        |a| {
-            if login {
-                format!("postgres://app:pw@{a}/app")
-            } else {
-                format!("postgres://{a}")
-            }
-        },
-        bytes,
-    );
+    peer::probe_either(data, "postgres://app:pw@{a}/app", "postgres://{a}");
 });

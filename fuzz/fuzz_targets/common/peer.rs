@@ -75,6 +75,18 @@ pub fn probe_against(url: impl Fn(SocketAddr) -> String, bytes: &[u8]) {
     });
 }
 
+/// [`probe_against`] where the input's first byte picks one of two URLs for
+/// the peer's address `{a}` (`odd` when the byte is odd, else `even`: with
+/// and without a login, say) and the rest is what the server sends.
+#[allow(dead_code)] // Not every target has two URLs.
+pub fn probe_either(data: &[u8], odd: &str, even: &str) {
+    let Some((&flag, bytes)) = data.split_first() else {
+        return;
+    };
+    let url = if flag & 1 == 1 { odd } else { even };
+    probe_against(|a| url.replace("{a}", &a.to_string()), bytes);
+}
+
 /// How long a try may take after the peer's EOF: its answers take a few
 /// milliseconds.
 pub const PATIENCE: Duration = Duration::from_secs(5);
