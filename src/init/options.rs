@@ -24,6 +24,17 @@ pub struct InitOptions {
     pub several: Several,
 }
 
+impl InitOptions {
+    /// What `sig` becomes under `--rewrite` (0: dropped); itself if no rule
+    /// names it.
+    pub fn rewritten(&self, sig: i32) -> i32 {
+        self.rewrites
+            .iter()
+            .find(|(from, _)| *from == sig)
+            .map_or(sig, |(_, to)| *to)
+    }
+}
+
 /// Side programs (`--also`, `--procfile`) and what goes with them. All
 /// empty or off (the default): one command, supervised as cheaply as ever.
 #[derive(Debug, Clone, PartialEq, Default)]

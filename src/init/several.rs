@@ -619,12 +619,7 @@ impl Supervisor<'_> {
             debug!(sig = %Name(sig), "raised by preflight's own doing: not forwarded");
             return;
         }
-        let to = self
-            .opts
-            .rewrites
-            .iter()
-            .find(|(from, _)| *from == sig)
-            .map_or(sig, |(_, to)| *to);
+        let to = self.opts.rewritten(sig);
         if to == 0 {
             debug!(sig = %Name(sig), "dropped (--rewrite)");
             return;

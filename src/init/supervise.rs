@@ -233,12 +233,7 @@ impl<'a> Supervisor<'a> {
             // the next SIGPIPE, and so on for ever.
             return;
         }
-        let to = self
-            .opts
-            .rewrites
-            .iter()
-            .find(|(from, _)| *from == sig)
-            .map_or(sig, |(_, to)| *to);
+        let to = self.opts.rewritten(sig);
         if to == 0 {
             debug!(sig = %Name(sig), "dropped (--rewrite)");
             return;
