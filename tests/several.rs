@@ -445,3 +445,47 @@ fn the_grace_periods_kill_spares_a_main_command_still_finishing() {
         assert!(kills[0].contains("preflight-testk"), "{how:?}: {kills:?}");
     }
 }
+
+#[test]
+fn during_the_stop_a_signal_reaches_the_leftovers_of_ended_programs_once() {
+    // 'left' is a one-shot that leaves a child behind (re-parented to
+    // preflight, as PID 1 or as subreaper) and ends cleanly. While running,
+    // a signal goes to the running programs only; once TERM began the stop,
+    // to what is left of ended programs too, once each.
+    for how in both() {
+        let kit = testkit();
+        let left = format!("left: '{kit}' detach '{kit}' signals");
+        let mut run = start(how, &["--restart", "no"], &[left], &["signals"]);
+        let pids = [run.ready(), run.ready()];
+        run.expect("side program 'left' exited with status 0: done");
+        run.signal(libc::SIGUSR1);
+        let line = run.line();
+        let main = pids
+            .into_iter()
+            .find(|p| line == format!("{p} {}", libc::SIGUSR1))
+            .unwrap_or_else(|| panic!("{how:?}: {line:?} from neither of {pids:?}"));
+        each_gets(&run, &[main], libc::SIGTERM);
+        each_gets(&run, &pids, libc::SIGUSR2);
+        run.kill_tree();
+        let rest = run.rest();
+        assert!(rest.is_empty(), "{how:?}: more signals than sent: {rest:?}");
+    }
+}
+
+#[test]
+fn term_while_the_only_program_waits_to_restart_ends_at_once_with_143() {
+    // No main command; the one program crashed and waits 1 s to start
+    // again. TERM then stops the restart, and preflight exits as TERM says.
+    for how in both() {
+        let crash = also("crash", "exit 1");
+        let mut run = Run::start(how, &["--also", &crash]);
+        run.expect("restart 1 of 5 in 1s");
+        let term = std::time::Instant::now();
+        run.signal(libc::SIGTERM);
+        finish(&mut run, 143);
+        never_said(&run, "restarting side program");
+        // Not after --grace (3 s): nothing was left to wait for.
+        let took = term.elapsed();
+        assert!(took < Duration::from_secs(2), "{how:?}: {took:?}");
+    }
+}
