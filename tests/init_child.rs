@@ -132,3 +132,31 @@ fn with_a_terminal_the_child_gets_the_foreground() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(got.trim_end(), "foreground", "{got:?}");
 }
+
+#[test]
+fn a_closed_stdin_reaches_the_child_as_dev_null_not_as_a_descriptor_of_preflights() {
+    // Started with descriptor 0 closed (`<&-`), preflight opens /dev/null
+    // there before anything else, as std's start-up does: otherwise its own
+    // first file or socket would take the place of stdin. The child gets
+    // 0, 1 and 2 open (the testkit alone would show 0 closed).
+    let kit = testkit();
+    let closed = |cmd: std::process::Command| {
+        let mut sh = std::process::Command::new("sh");
+        sh.args(["-c", "exec <&- \"$@\"", "sh"])
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        let out = sh.bounded_output();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mut alone = std::process::Command::new(&kit);
+    alone.arg("fds");
+    assert!(
+        closed(alone).starts_with("fds 1 2"),
+        "0 closed without preflight"
+    );
+    for how in both() {
+        let got = closed(command(how, &["--", &kit, "fds"]));
+        assert!(got.starts_with("fds 0 1 2"), "{how:?}: {got}");
+    }
+}
