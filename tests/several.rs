@@ -489,3 +489,48 @@ fn term_while_the_only_program_waits_to_restart_ends_at_once_with_143() {
         assert!(took < Duration::from_secs(2), "{how:?}: {took:?}");
     }
 }
+
+#[test]
+fn kill_after_kills_a_main_command_that_outlives_term_and_not_before() {
+    // The side program ends on TERM at once (a wake-up of the supervisor
+    // well before the deadline); the main command ignores TERM and is
+    // KILLed --kill-after later, which is its status.
+    for how in both() {
+        let side = also("side", "wait-stdin");
+        let opts = ["--kill-after", "400ms", "--grace", "10s"];
+        let mut run = start(how, &opts, &[side], &["ignore-term"]);
+        let _ = (run.ready(), run.ready());
+        let term = std::time::Instant::now();
+        run.signal(libc::SIGTERM);
+        finish(&mut run, 128 + libc::SIGKILL);
+        let took = term.elapsed();
+        assert!(took >= Duration::from_millis(400), "{how:?}: {took:?}");
+        assert!(took < Duration::from_secs(5), "{how:?}: {took:?}");
+    }
+}
+
+#[test]
+fn as_pid1_the_grace_periods_kill_reaches_a_term_proof_leftover_once_the_main_command_ended() {
+    // 'left' leaves behind a child that survives TERM, then ends cleanly.
+    // When the main command ends, the leftover gets TERM, and after --grace
+    // the KILL that, as PID 1, goes to every process: nothing stays.
+    if !both().contains(&As::Pid1) {
+        return;
+    }
+    let kit = testkit();
+    let left = format!("left: '{kit}' detach '{kit}' signals");
+    let opts = ["--restart", "no", "--grace", "300ms"];
+    let mut run = start(As::Pid1, &opts, &[left], &["wait-stdin"]);
+    let (_, _) = (run.ready(), run.ready());
+    run.expect("side program 'left' exited with status 0: done");
+    run.close_stdin();
+    finish(&mut run, 0);
+    let kills: Vec<&String> = run
+        .stderr
+        .iter()
+        .filter(|l| l.contains("sending KILL"))
+        .collect();
+    assert_eq!(kills.len(), 1, "{:#?}", run.stderr);
+    assert!(kills[0].contains("preflight-testk"), "{kills:?}");
+    never_said(&run, "still left after KILL");
+}
