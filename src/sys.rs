@@ -637,32 +637,38 @@ impl AsyncSignalFd {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    /// KiB of our executable's code resident in this process (smaps).
-    fn resident_code_kib() -> u64 {
+    /// Our executable's non-writable mappings: (start, end, perms, resident
+    /// KiB), from smaps.
+    fn own_mappings() -> Vec<(usize, usize, String, u64)> {
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
         let exe = exe.to_string_lossy();
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut out: Vec<(usize, usize, String, u64)> = Vec::new();
         let mut ours = false;
-        let mut kib = 0;
         for line in smaps.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.first().is_some_and(|f| f.contains('-')) && !line.ends_with(" kB") {
                 // A mapping's header: `start-end perms offset dev inode path`.
-                ours = fields.get(5) == Some(&&*exe) && fields[1].contains('x');
+                ours = fields.get(5) == Some(&&*exe) && !fields[1].contains('w');
+                if ours {
+                    let (start, end) = fields[0].split_once('-').unwrap();
+                    let hex = |h| usize::from_str_radix(h, 16).unwrap();
+                    out.push((hex(start), hex(end), fields[1].to_string(), 0));
+                }
             } else if let (true, ["Rss:", n, "kB"]) = (ours, fields.as_slice()) {
-                kib += n.parse::<u64>().unwrap();
+                out.last_mut().unwrap().3 = n.parse().unwrap();
             }
         }
-        kib
+        out
     }
 
     #[test]
-    fn shrink_gives_back_our_code_and_what_runs_next_still_works() {
+    fn shrink_gives_back_our_code_and_read_only_data_but_keeps_relro() {
         // Alone in a process of its own: other tests' threads would fault
         // code back in between the two readings.
         const ALONE: &str = "PREFLIGHT_TEST_SHRINK_ALONE";
         if std::env::var_os(ALONE).is_none() {
-            let name = "sys::tests::shrink_gives_back_our_code_and_what_runs_next_still_works";
+            let name = "sys::tests::shrink_gives_back_our_code_and_read_only_data_but_keeps_relro";
             let out = std::process::Command::new(std::env::current_exe().unwrap())
                 .args([name, "--exact", "--nocapture", "--test-threads=1"])
                 .env(ALONE, "1")
@@ -677,17 +683,30 @@ mod tests {
             assert!(text.contains("1 passed"), "{text}");
             return;
         }
-        let before = resident_code_kib();
+        let before = own_mappings();
         super::shrink();
-        let after = resident_code_kib();
-        // Relocated data kept (RELRO): the code faulted back in runs as before.
+        let after = own_mappings();
+        // Relocated data kept: the code faulted back in runs as before.
         let sum: u64 = (1..=100u64).map(|n| n * n).sum();
         assert_eq!(sum, 338_350);
-        // What this test runs after `shrink` faults some back (64 KiB around
-        // each page touched); without `shrink` it only grows.
-        assert!(
-            after + 256 < before,
-            "resident code {before} KiB, then {after} KiB"
-        );
+        let relro = super::relro().unwrap().unwrap();
+        let bias = before[0].0 - relro.first;
+        let (relro_start, relro_end) = (bias + relro.start, bias + relro.end);
+        assert_eq!(before.len(), after.len(), "{before:x?} then {after:x?}");
+        let mut checked = Vec::new();
+        for (b, a) in before.iter().zip(&after) {
+            let in_relro = b.0 < relro_end && relro_start < b.1;
+            if in_relro {
+                assert!(a.3 >= b.3, "RELRO given back: {b:x?} then {a:x?}");
+            } else if b.3 >= 256 {
+                // What this test runs after `shrink` faults some back (64
+                // KiB around each page touched); without `shrink` it grows.
+                assert!(a.3 < b.3, "{} KiB kept: {b:x?} then {a:x?}", a.3);
+                checked.push(&b.2);
+            }
+        }
+        // The code and, before it, the headers and read-only data.
+        assert!(checked.len() >= 2, "{before:x?}");
+        assert!(checked.iter().any(|p| p.contains('x')), "{before:x?}");
     }
 }
