@@ -422,17 +422,25 @@ fn with_no_main_command_the_first_program_to_end_after_term_gives_the_exit_statu
 #[test]
 fn the_grace_periods_kill_spares_a_main_command_still_finishing() {
     // The main command takes 1 s to finish after TERM, longer than the
-    // grace period: the side program that ignores TERM gets the KILL, the
-    // main command is not preflight's to KILL (only --kill-after would), as
-    // PID 1 too, and preflight waits for it and exits with its status.
+    // grace period: the side program that survives TERM (a process and its
+    // child, both recording signals) gets the KILL, its whole group at once;
+    // the main command is not preflight's to KILL (only --kill-after
+    // would), as PID 1 too, and preflight waits for it and exits with its
+    // status.
     for how in both() {
-        let stubborn = also("stubborn", "ignore-term");
-        let main = "trap 'sleep 1; exit 0' TERM; echo ready $$; while :; do sleep 0.05; done";
+        let stubborn = also("stubborn", "signals --children 1");
+        let main = "trap 'sleep 1; exit 0' TERM; echo main $$; while :; do sleep 0.05; done";
         let args = [
             "--grace", "300ms", "--also", &stubborn, "--", "sh", "-c", main,
         ];
         let mut run = Run::start(how, &args);
-        let _ = (run.ready(), run.ready());
+        // `ready PID` from the stubborn two, `main PID` from the main command.
+        let lines = [run.line(), run.line(), run.line()];
+        let side: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("ready "))
+            .collect();
+        assert_eq!(side.len(), 2, "{how:?}: {lines:?}");
         run.signal(libc::SIGTERM);
         let took = finish(&mut run, 0);
         assert!(took >= Duration::from_millis(900), "{how:?}: {took:?}");
@@ -442,7 +450,10 @@ fn the_grace_periods_kill_spares_a_main_command_still_finishing() {
             .filter(|l| l.contains("sending KILL"))
             .collect();
         assert_eq!(kills.len(), 1, "{how:?}: {:#?}", run.stderr);
-        assert!(kills[0].contains("preflight-testk"), "{how:?}: {kills:?}");
+        for pid in &side {
+            let named = format!("{pid} (preflight-testk");
+            assert!(kills[0].contains(&named), "{how:?}: {pid} in {kills:?}");
+        }
     }
 }
 
