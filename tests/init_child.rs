@@ -134,29 +134,30 @@ fn with_a_terminal_the_child_gets_the_foreground() {
 }
 
 #[test]
-fn a_closed_stdin_reaches_the_child_as_dev_null_not_as_a_descriptor_of_preflights() {
-    // Started with descriptor 0 closed (`<&-`), preflight opens /dev/null
+fn closed_standard_descriptors_reach_the_child_as_dev_null() {
+    // Started with descriptors 0 and 1 closed, preflight opens /dev/null
     // there before anything else, as std's start-up does: otherwise its own
-    // first file or socket would take the place of stdin. The child gets
-    // 0, 1 and 2 open (the testkit alone would show 0 closed).
+    // first file or socket would take their place. The child finds both on
+    // /dev/null; without preflight they stay closed.
     let kit = testkit();
     let closed = |cmd: std::process::Command| {
         let mut sh = std::process::Command::new("sh");
-        sh.args(["-c", "exec <&- \"$@\"", "sh"])
+        sh.args(["-c", "exec <&- >&- \"$@\"", "sh"])
             .arg(cmd.get_program())
             .args(cmd.get_args());
         let out = sh.bounded_output();
         assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap()
+        let err = String::from_utf8(out.stderr).unwrap();
+        err.lines()
+            .find(|l| l.starts_with("std-fds "))
+            .unwrap_or_else(|| panic!("{err}"))
+            .to_string()
     };
     let mut alone = std::process::Command::new(&kit);
-    alone.arg("fds");
-    assert!(
-        closed(alone).starts_with("fds 1 2"),
-        "0 closed without preflight"
-    );
+    alone.arg("std-fds");
+    assert_eq!(closed(alone), "std-fds closed closed", "without preflight");
     for how in both() {
-        let got = closed(command(how, &["--", &kit, "fds"]));
-        assert!(got.starts_with("fds 0 1 2"), "{how:?}: {got}");
+        let got = closed(command(how, &["--", &kit, "std-fds"]));
+        assert_eq!(got, "std-fds /dev/null /dev/null", "{how:?}");
     }
 }

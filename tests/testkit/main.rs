@@ -9,6 +9,7 @@
 //! kill-self SIG            die of SIG
 //! orphans N                leave N double-forked orphans, then wait for EOF on stdin
 //! fds                      `fds 0 1 2`: every open descriptor
+//! std-fds                  on stderr, what 0 and 1 are (`/dev/null`, `closed`)
 //! sigstate                 SigBlk/SigIgn/SigCgt from /proc/self/status
 //! ids                      `pid P ppid Q pgid G`
 //! cwd                      the working directory
@@ -58,6 +59,7 @@ fn run() {
         ["kill-self", sig] => kill_self(preflight::init::signals::parse(sig).unwrap()),
         ["orphans", n] => orphans(n.parse().unwrap()),
         ["fds"] => fds(),
+        ["std-fds"] => std_fds(),
         ["sigstate"] => sigstate(),
         ["ids"] => ids(),
         ["cwd"] => line(&std::env::current_dir().unwrap().display().to_string()),
@@ -166,6 +168,14 @@ fn orphans(n: usize) {
     }
     ready();
     wait_stdin();
+}
+
+fn std_fds() {
+    let what = |fd: i32| match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+        Ok(path) => path.display().to_string(),
+        Err(_) => "closed".to_string(),
+    };
+    eprintln!("std-fds {} {}", what(0), what(1));
 }
 
 fn fds() {
