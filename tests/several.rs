@@ -545,3 +545,29 @@ fn as_pid1_the_grace_periods_kill_reaches_a_term_proof_leftover_once_the_main_co
     assert!(kills[0].contains("preflight-testk"), "{kills:?}");
     never_said(&run, "still left after KILL");
 }
+
+#[test]
+fn after_the_kill_preflight_waits_for_a_program_that_takes_a_while_to_die() {
+    // A side program that ignores TERM and holds 300 MiB: once KILLed, its
+    // end takes tens of milliseconds (the kernel frees its memory).
+    // preflight waits for it, as PID 1 too, says how it ended, and has
+    // nothing to say about processes left after the KILL.
+    let python = std::process::Command::new("python3").arg("-V").output();
+    crate::require!(python.is_ok(), "no python3 here");
+    let big = "big: python3 -c \"import os, signal, time; \
+               signal.signal(signal.SIGTERM, signal.SIG_IGN); b = b'x' * (300 << 20); \
+               print('ready', os.getpid(), flush=True); time.sleep(3600)\"";
+    for how in both() {
+        let mut run = start(how, &["--grace", "300ms"], &[big.into()], &["wait-stdin"]);
+        let _ = (run.ready(), run.ready());
+        run.close_stdin();
+        finish(&mut run, 0);
+        assert!(
+            run.stderr()
+                .contains("side program 'big' killed by SIGKILL"),
+            "{how:?}: {:#?}",
+            run.stderr
+        );
+        never_said(&run, "still left after KILL");
+    }
+}
