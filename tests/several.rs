@@ -571,3 +571,28 @@ fn after_the_kill_preflight_waits_for_a_program_that_takes_a_while_to_die() {
         never_said(&run, "still left after KILL");
     }
 }
+
+#[test]
+fn what_outlives_the_kill_by_another_grace_period_is_left_and_preflight_exits() {
+    // The same program with a grace period of 5 ms: its end after the KILL
+    // takes longer than that (as one stuck in the kernel would), and
+    // preflight does not wait for it forever: one more grace period, a
+    // warning, and the main command's status.
+    let python = std::process::Command::new("python3").arg("-V").output();
+    crate::require!(python.is_ok(), "no python3 here");
+    let big = "big: python3 -c \"import os, signal, time; \
+               signal.signal(signal.SIGTERM, signal.SIG_IGN); b = b'x' * (600 << 20); \
+               print('ready', os.getpid(), flush=True); time.sleep(3600)\"";
+    for how in both() {
+        let mut run = start(how, &["--grace", "5ms"], &[big.into()], &["wait-stdin"]);
+        let _ = (run.ready(), run.ready());
+        run.close_stdin();
+        finish(&mut run, 0);
+        assert!(
+            run.stderr()
+                .contains("processes still left after KILL; leaving them"),
+            "{how:?}: {:#?}",
+            run.stderr
+        );
+    }
+}
