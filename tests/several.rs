@@ -596,3 +596,26 @@ fn what_outlives_the_kill_by_another_grace_period_is_left_and_preflight_exits() 
         );
     }
 }
+
+#[test]
+fn a_main_command_that_cannot_start_ends_everything_at_once_with_127() {
+    // The main command is started first: when it cannot be, no side program
+    // starts either, and preflight exits at once (no grace period to wait
+    // out: nothing runs), as a shell would, with 127.
+    for how in both() {
+        let side = also("side", "signals");
+        let args = [
+            "--grace",
+            "3s",
+            "--also",
+            &side,
+            "--",
+            "/nonexistent/command",
+        ];
+        let mut run = Run::start(how, &args);
+        let took = finish(&mut run, 127);
+        assert!(took < Duration::from_secs(3), "{how:?}: {took:?}");
+        never_said(&run, "side program 'side' started");
+        never_said(&run, "still left after KILL");
+    }
+}
