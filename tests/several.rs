@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::support::{As, Run, TempDir, both, expect_one_line, preflight, testkit};
+use crate::support::{As, Bounded, Run, TempDir, both, expect_one_line, preflight, testkit};
 
 /// `NAME: KIT ARGS` for `--also`.
 fn also(name: &str, args: &str) -> String {
@@ -617,5 +617,30 @@ fn a_main_command_that_cannot_start_ends_everything_at_once_with_127() {
         assert!(took < Duration::from_secs(3), "{how:?}: {took:?}");
         never_said(&run, "side program 'side' started");
         never_said(&run, "still left after KILL");
+    }
+}
+
+#[test]
+fn out_of_descriptors_a_main_command_that_cannot_start_ends_everything_at_once() {
+    // `ulimit -n 4`: no room for the pipe std starts a child with, so the
+    // main command cannot start (126) and no child ever exists to say so
+    // with a SIGCHLD; `-n 3` leaves no room for the signalfd either, and
+    // preflight supervises without it. Either way it exits at once: no
+    // grace period to wait out, nothing said about leftovers.
+    for limit in [4, 3] {
+        let script = format!("ulimit -n {limit} && exec \"$0\" \"$@\"");
+        let mut sh = std::process::Command::new("sh");
+        sh.args(["-c", &script])
+            .arg(crate::support::bin())
+            .args(["--grace", "3s", "--also", &also("side", "signals")])
+            .args(["--", &testkit(), "exit", "0"]);
+        let started = std::time::Instant::now();
+        let out = sh.bounded_output();
+        let took = started.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(126), "-n {limit}: {err}");
+        assert!(err.contains("Too many open files"), "-n {limit}: {err}");
+        assert!(!err.contains("still left after KILL"), "-n {limit}: {err}");
+        assert!(took < Duration::from_secs(3), "-n {limit}: {took:?}");
     }
 }
