@@ -375,3 +375,46 @@ fn as_pid1_the_shutdown_term_reaches_a_daemon_whose_parent_survives_term() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_kill_names_each_leftover_once_even_while_it_dies() {
+    // The command leaves two processes that survive TERM, a parent and its
+    // child, then exits. After --grace, one KILL line names both; the parent
+    // dies first, and the KILL that follows (its child is ours now) does
+    // not name the child again while it is still dying.
+    let kit = testkit();
+    for how in both() {
+        let args = [
+            "--grace",
+            "300ms",
+            "--",
+            &kit,
+            "detach",
+            &kit,
+            "signals",
+            "--children",
+            "1",
+        ];
+        let mut run = Run::start(how, &args);
+        // The TERM may come before the child says it is ready: its line,
+        // `PID 15`, is not one of the two wanted here.
+        let mut pids = Vec::new();
+        while pids.len() < 2 {
+            if let Some(pid) = run.line().strip_prefix("ready ") {
+                pids.push(pid.to_string());
+            }
+        }
+        let (status, _) = run.finish();
+        assert_eq!(status.code(), Some(0), "{how:?}: {:#?}", run.stderr);
+        let kills: Vec<&String> = run
+            .stderr
+            .iter()
+            .filter(|l| l.contains("sending KILL"))
+            .collect();
+        assert_eq!(kills.len(), 1, "{how:?}: {:#?}", run.stderr);
+        for pid in pids {
+            let named = format!("{pid} (preflight-testk");
+            assert!(kills[0].contains(&named), "{how:?}: {pid} in {kills:?}");
+        }
+    }
+}

@@ -35,9 +35,11 @@ pub fn children() -> Vec<i32> {
 const NAMED: usize = 8;
 
 /// `12 (gunicorn), 15 (sleep)`: the live processes that `kill(pid)` for
-/// each of `who` reaches (a pid; -N: group N; -1: every process but `me`).
-/// Empty when none is left (or /proc cannot tell).
-pub fn describe(who: &[i32], me: i32) -> String {
+/// each of `who` reaches (a pid; -N: group N; -1: every process but `me`),
+/// but those in `named`, which gets the ones named now: a process still
+/// dying from a first KILL is not named again. Empty when none is left (or
+/// /proc cannot tell).
+pub fn describe(who: &[i32], me: i32, named: &mut Vec<i32>) -> String {
     let mut hit: Vec<(i32, String)> = Vec::new();
     if who.iter().any(|w| *w < 0) {
         for p in all() {
@@ -59,6 +61,8 @@ pub fn describe(who: &[i32], me: i32) -> String {
     }
     hit.sort();
     hit.dedup();
+    hit.retain(|(pid, _)| !named.contains(pid));
+    named.extend(hit.iter().map(|(pid, _)| *pid));
     let mut out: Vec<String> = hit
         .iter()
         .take(NAMED)
@@ -115,8 +119,11 @@ mod tests {
     #[test]
     fn a_process_is_named_by_pid_and_command() {
         let me = std::process::id() as i32;
-        let line = describe(&[me], 0);
+        let mut named = Vec::new();
+        let line = describe(&[me], 0, &mut named);
         assert!(line.starts_with(&format!("{me} (")), "{line}");
-        assert_eq!(describe(&[i32::MAX], 0), "", "no such process");
+        assert_eq!(named, [me]);
+        assert_eq!(describe(&[me], 0, &mut named), "", "named already");
+        assert_eq!(describe(&[i32::MAX], 0, &mut named), "", "no such process");
     }
 }

@@ -103,6 +103,8 @@ pub struct Supervisor<'a> {
     signaled: Vec<i32>,
     /// What already got KILL in this stop: groups (negative) and children.
     killed: Vec<i32>,
+    /// Processes a "sending KILL" line named already.
+    named: Vec<i32>,
     none_left: bool,
 }
 
@@ -151,6 +153,7 @@ pub fn run(
         shrink_at: Some(Instant::now() + SHRINK_AFTER),
         signaled: Vec::new(),
         killed: Vec::new(),
+        named: Vec::new(),
         none_left: false,
     };
     for i in 0..s.programs.len() {
@@ -376,10 +379,11 @@ impl Supervisor<'_> {
 
     fn on_child(&mut self) {
         let mut ended = Vec::new();
-        let (signaled, killed) = (&mut self.signaled, &mut self.killed);
+        let (signaled, killed, named) = (&mut self.signaled, &mut self.killed, &mut self.named);
         self.none_left = reap::drain_all(|pid, status| {
             signaled.retain(|p| *p != pid);
             killed.retain(|p| *p != pid);
+            named.retain(|p| *p != pid);
             ended.push((pid, status));
         });
         for (pid, status) in ended {
@@ -674,8 +678,8 @@ impl Supervisor<'_> {
         if self.opts.signal_group { -pid } else { pid }
     }
 
-    fn log_kill(&self, who: &[i32]) {
-        let names = procs::describe(who, self.me);
+    fn log_kill(&mut self, who: &[i32]) {
+        let names = procs::describe(who, self.me, &mut self.named);
         if names.is_empty() {
             return;
         }

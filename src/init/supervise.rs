@@ -52,6 +52,8 @@ pub struct Supervisor<'a> {
     stage: Option<Stage>,
     /// Children re-parented to us that already got the current stage's signal.
     signaled: Vec<i32>,
+    /// Processes a "sending KILL" line named already.
+    named: Vec<i32>,
 }
 
 impl<'a> Supervisor<'a> {
@@ -78,6 +80,7 @@ impl<'a> Supervisor<'a> {
             shrink_at: main.then(|| Instant::now() + SHRINK_AFTER),
             stage: None,
             signaled: Vec::new(),
+            named: Vec::new(),
         }
     }
 
@@ -140,8 +143,11 @@ impl<'a> Supervisor<'a> {
     }
 
     fn on_child(&mut self) {
-        let signaled = &mut self.signaled;
-        let drained = reap::drain(self.child, |pid| signaled.retain(|p| *p != pid));
+        let (signaled, named) = (&mut self.signaled, &mut self.named);
+        let drained = reap::drain(self.child, |pid| {
+            signaled.retain(|p| *p != pid);
+            named.retain(|p| *p != pid);
+        });
         if let Some(status) = drained.watched {
             self.status = Some(status);
             self.timeout_at = None;
@@ -268,8 +274,8 @@ impl<'a> Supervisor<'a> {
 
     /// The one line for every KILL preflight sends: to which processes
     /// (`who`: pids, negative for a group, -1 for all), how long after TERM.
-    fn log_kill(&self, who: &[i32], now: Instant) {
-        let names = procs::describe(who, self.me);
+    fn log_kill(&mut self, who: &[i32], now: Instant) {
+        let names = procs::describe(who, self.me, &mut self.named);
         if names.is_empty() {
             return;
         }
