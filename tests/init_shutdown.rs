@@ -108,11 +108,7 @@ fn a_leftover_that_ignores_term_is_killed_after_the_grace_period() {
             assert!(!alive(worker), "worker {worker} survived");
         }
         // One line says what got KILL, and after how long.
-        let kills: Vec<&String> = run
-            .stderr
-            .iter()
-            .filter(|l| l.contains("KILL to"))
-            .collect();
+        let kills = run.kill_lines();
         assert_eq!(kills.len(), 1, "{how:?}: {:#?}", run.stderr);
         assert!(
             kills[0].contains(&format!("{worker} (preflight-testk")),
@@ -406,11 +402,7 @@ fn the_kill_names_each_leftover_once_even_while_it_dies() {
         }
         let (status, _) = run.finish();
         assert_eq!(status.code(), Some(0), "{how:?}: {:#?}", run.stderr);
-        let kills: Vec<&String> = run
-            .stderr
-            .iter()
-            .filter(|l| l.contains("sending KILL"))
-            .collect();
+        let kills = run.kill_lines();
         assert_eq!(kills.len(), 1, "{how:?}: {:#?}", run.stderr);
         for pid in pids {
             let named = format!("{pid} (preflight-testk");

@@ -174,11 +174,7 @@ fn a_side_program_that_ignores_term_is_killed_after_the_grace_period() {
         let (x, y) = (run.ready(), run.ready());
         run.signal(libc::SIGTERM);
         finish(&mut run, 0); // the main command's status
-        let kills: Vec<&String> = run
-            .stderr
-            .iter()
-            .filter(|l| l.contains("sending KILL"))
-            .collect();
+        let kills = run.kill_lines();
         assert_eq!(kills.len(), 1, "{how:?}: {:#?}", run.stderr);
         assert!(
             [x, y]
@@ -444,11 +440,7 @@ fn the_grace_periods_kill_spares_a_main_command_still_finishing() {
         run.signal(libc::SIGTERM);
         let took = finish(&mut run, 0);
         assert!(took >= Duration::from_millis(900), "{how:?}: {took:?}");
-        let kills: Vec<&String> = run
-            .stderr
-            .iter()
-            .filter(|l| l.contains("sending KILL"))
-            .collect();
+        let kills = run.kill_lines();
         assert_eq!(kills.len(), 1, "{how:?}: {:#?}", run.stderr);
         for pid in &side {
             let named = format!("{pid} (preflight-testk");
@@ -536,11 +528,7 @@ fn as_pid1_the_grace_periods_kill_reaches_a_term_proof_leftover_once_the_main_co
     run.expect("side program 'left' exited with status 0: done");
     run.close_stdin();
     finish(&mut run, 0);
-    let kills: Vec<&String> = run
-        .stderr
-        .iter()
-        .filter(|l| l.contains("sending KILL"))
-        .collect();
+    let kills = run.kill_lines();
     assert_eq!(kills.len(), 1, "{:#?}", run.stderr);
     assert!(kills[0].contains("preflight-testk"), "{kills:?}");
     never_said(&run, "still left after KILL");

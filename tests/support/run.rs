@@ -291,6 +291,14 @@ impl Run {
         self.stderr.join("\n")
     }
 
+    /// The stderr lines read so far that say what got KILL.
+    pub fn kill_lines(&self) -> Vec<&String> {
+        self.stderr
+            .iter()
+            .filter(|l| l.contains("sending KILL to"))
+            .collect()
+    }
+
     /// Is it still running?
     pub fn running(&mut self) -> bool {
         self.child.as_mut().unwrap().try_wait().unwrap().is_none()
