@@ -534,54 +534,58 @@ fn as_pid1_the_grace_periods_kill_reaches_a_term_proof_leftover_once_the_main_co
     never_said(&run, "still left after KILL");
 }
 
+/// Side program 'big', which ignores TERM and holds `mib` MiB: once KILLed,
+/// its end takes tens of milliseconds (the kernel frees its memory). Run
+/// `how` beside a main command that ends at once, with `--grace grace`,
+/// to the end (exit 0, the main command's status). None without python3.
+fn stop_slow_to_die(how: As, grace: &str, mib: u32) -> Option<Run> {
+    let python = std::process::Command::new("python3").arg("-V").output();
+    if python.is_err() {
+        crate::support::skip("no python3 here");
+        return None;
+    }
+    let big = format!(
+        "big: python3 -c \"import os, signal, time; \
+         signal.signal(signal.SIGTERM, signal.SIG_IGN); b = b'x' * ({mib} << 20); \
+         print('ready', os.getpid(), flush=True); time.sleep(3600)\""
+    );
+    let mut run = start(how, &["--grace", grace], &[big], &["wait-stdin"]);
+    let _ = (run.ready(), run.ready());
+    run.close_stdin();
+    finish(&mut run, 0);
+    Some(run)
+}
+
 #[test]
 fn after_the_kill_preflight_waits_for_a_program_that_takes_a_while_to_die() {
-    // A side program that ignores TERM and holds 300 MiB: once KILLed, its
-    // end takes tens of milliseconds (the kernel frees its memory).
     // preflight waits for it, as PID 1 too, says how it ended, and has
     // nothing to say about processes left after the KILL.
-    let python = std::process::Command::new("python3").arg("-V").output();
-    crate::require!(python.is_ok(), "no python3 here");
-    let big = "big: python3 -c \"import os, signal, time; \
-               signal.signal(signal.SIGTERM, signal.SIG_IGN); b = b'x' * (300 << 20); \
-               print('ready', os.getpid(), flush=True); time.sleep(3600)\"";
     for how in both() {
-        let mut run = start(how, &["--grace", "300ms"], &[big.into()], &["wait-stdin"]);
-        let _ = (run.ready(), run.ready());
-        run.close_stdin();
-        finish(&mut run, 0);
-        assert!(
-            run.stderr()
-                .contains("side program 'big' killed by SIGKILL"),
-            "{how:?}: {:#?}",
-            run.stderr
-        );
+        let Some(run) = stop_slow_to_die(how, "1s", 200) else {
+            return;
+        };
+        let said = run
+            .stderr()
+            .contains("side program 'big' killed by SIGKILL");
+        assert!(said, "{how:?}: {:#?}", run.stderr);
         never_said(&run, "still left after KILL");
     }
 }
 
 #[test]
 fn what_outlives_the_kill_by_another_grace_period_is_left_and_preflight_exits() {
-    // The same program with a grace period of 5 ms: its end after the KILL
-    // takes longer than that (as one stuck in the kernel would), and
-    // preflight does not wait for it forever: one more grace period, a
-    // warning, and the main command's status.
-    let python = std::process::Command::new("python3").arg("-V").output();
-    crate::require!(python.is_ok(), "no python3 here");
-    let big = "big: python3 -c \"import os, signal, time; \
-               signal.signal(signal.SIGTERM, signal.SIG_IGN); b = b'x' * (600 << 20); \
-               print('ready', os.getpid(), flush=True); time.sleep(3600)\"";
+    // With a grace period of 5 ms, its end after the KILL takes longer than
+    // that (as one stuck in the kernel would), and preflight does not wait
+    // for it forever: one more grace period, a warning, and the main
+    // command's status.
     for how in both() {
-        let mut run = start(how, &["--grace", "5ms"], &[big.into()], &["wait-stdin"]);
-        let _ = (run.ready(), run.ready());
-        run.close_stdin();
-        finish(&mut run, 0);
-        assert!(
-            run.stderr()
-                .contains("processes still left after KILL; leaving them"),
-            "{how:?}: {:#?}",
-            run.stderr
-        );
+        let Some(run) = stop_slow_to_die(how, "5ms", 600) else {
+            return;
+        };
+        let said = run
+            .stderr()
+            .contains("processes still left after KILL; leaving them");
+        assert!(said, "{how:?}: {:#?}", run.stderr);
     }
 }
 
