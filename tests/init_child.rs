@@ -134,6 +134,34 @@ fn with_a_terminal_the_child_gets_the_foreground() {
 }
 
 #[test]
+fn with_a_terminal_a_side_program_leaves_the_foreground_to_the_main_command() {
+    // Side programs start after the main command and must not take the
+    // terminal from it: half a second later the main command still has it.
+    require!(
+        crate::support::have_program("script"),
+        "script(1) is not installed"
+    );
+    let kit = testkit();
+    let bin = crate::support::bin();
+    let line = format!(
+        "{} --also 'side: {kit} wait-stdin' -- sh -c 'sleep 0.5; exec {kit} tty'",
+        bin.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .bounded_output();
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let said: Vec<&str> = got
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| ["foreground", "background", "no tty"].contains(l))
+        .collect();
+    assert_eq!(said, ["foreground"], "{got:?}");
+}
+
+#[test]
 fn closed_standard_descriptors_reach_the_child_as_dev_null() {
     // Started with descriptors 0 and 1 closed, preflight opens /dev/null
     // there before anything else, as std's start-up does: otherwise its own
