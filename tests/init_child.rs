@@ -6,7 +6,7 @@
 use std::process::Stdio;
 
 use crate::require;
-use crate::support::{As, Bounded, both, command, testkit};
+use crate::support::{As, Bounded, TempDir, both, command, testkit};
 
 fn output(how: As, args: &[&str]) -> Vec<String> {
     let out = command(how, args).stdin(Stdio::null()).bounded_output();
@@ -159,6 +159,37 @@ fn with_a_terminal_a_side_program_leaves_the_foreground_to_the_main_command() {
         .filter(|l| ["foreground", "background", "no tty"].contains(l))
         .collect();
     assert_eq!(said, ["foreground"], "{got:?}");
+}
+
+#[test]
+fn with_a_terminal_and_no_main_command_no_program_takes_the_foreground() {
+    // A Procfile alone: preflight keeps the terminal (Ctrl-C reaches it and
+    // it tells every program), no side program takes it.
+    require!(
+        crate::support::have_program("script"),
+        "script(1) is not installed"
+    );
+    let dir = TempDir::new();
+    let procfile = dir.join("Procfile");
+    let kit = testkit();
+    std::fs::write(&procfile, format!("a: sh -c 'sleep 0.2; exec {kit} tty'\n")).unwrap();
+    let line = format!(
+        "{} --procfile {}",
+        crate::support::bin().display(),
+        procfile.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .bounded_output();
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let said: Vec<&str> = got
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| ["foreground", "background", "no tty"].contains(l))
+        .collect();
+    assert_eq!(said, ["background"], "{got:?}");
 }
 
 #[test]
