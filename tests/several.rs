@@ -522,7 +522,7 @@ fn as_pid1_the_grace_periods_kill_reaches_a_term_proof_leftover_once_the_main_co
     }
     let kit = testkit();
     let left = format!("left: '{kit}' detach '{kit}' signals");
-    let opts = ["--restart", "no", "--grace", "300ms"];
+    let opts = ["--restart", "no", "--grace", "1s"];
     let mut run = start(As::Pid1, &opts, &[left], &["wait-stdin"]);
     let (_, _) = (run.ready(), run.ready());
     run.expect("side program 'left' exited with status 0: done");
