@@ -513,25 +513,25 @@ fn kill_after_kills_a_main_command_that_outlives_term_and_not_before() {
 }
 
 #[test]
-fn as_pid1_the_grace_periods_kill_reaches_a_term_proof_leftover_once_the_main_command_ended() {
+fn the_grace_periods_kill_reaches_a_term_proof_leftover_once_the_main_command_ended() {
     // 'left' leaves behind a child that survives TERM, then ends cleanly.
     // When the main command ends, the leftover gets TERM, and after --grace
-    // the KILL that, as PID 1, goes to every process: nothing stays.
-    if !both().contains(&As::Pid1) {
-        return;
-    }
+    // the KILL (its group's; as PID 1, every process's): nothing stays.
     let kit = testkit();
-    let left = format!("left: '{kit}' detach '{kit}' signals");
-    let opts = ["--restart", "no", "--grace", "1s"];
-    let mut run = start(As::Pid1, &opts, &[left], &["wait-stdin"]);
-    let (_, _) = (run.ready(), run.ready());
-    run.expect("side program 'left' exited with status 0: done");
-    run.close_stdin();
-    finish(&mut run, 0);
-    let kills = run.kill_lines();
-    assert_eq!(kills.len(), 1, "{:#?}", run.stderr);
-    assert!(kills[0].contains("preflight-testk"), "{kills:?}");
-    never_said(&run, "still left after KILL");
+    for how in both() {
+        let left = format!("left: '{kit}' detach '{kit}' signals");
+        let opts = ["--restart", "no", "--grace", "1s"];
+        let mut run = start(how, &opts, &[left], &["wait-stdin"]);
+        let pids = [run.ready(), run.ready()];
+        run.expect("side program 'left' exited with status 0: done");
+        run.close_stdin();
+        finish(&mut run, 0);
+        let kills = run.kill_lines();
+        assert_eq!(kills.len(), 1, "{how:?}: {:#?}", run.stderr);
+        let named = |p: &i32| kills[0].contains(&format!("{p} (preflight-testk"));
+        assert!(pids.iter().any(named), "{how:?}: {pids:?} in {kills:?}");
+        never_said(&run, "still left after KILL");
+    }
 }
 
 /// Side program 'big', which ignores TERM and holds `mib` MiB: once KILLed,
