@@ -388,28 +388,29 @@ fn pdeathsig_reaches_every_program_when_preflight_itself_dies() {
 fn with_no_main_command_the_first_program_to_end_after_term_gives_the_exit_status() {
     for how in both() {
         let dir = TempDir::new();
-        let ready = dir.join("ready");
+        let (fast, slow) = (dir.join("fast"), dir.join("slow"));
         let procfile = dir.join("Procfile");
         // 'fast' ends at once on TERM with 3; 'slow' takes a moment, then 0.
+        // Each says it is ready once its trap is set.
         std::fs::write(
             &procfile,
             format!(
                 "fast: sh -c 'trap \"exit 3\" TERM; : > {}; while :; do sleep 0.02; done'\n\
-                 slow: sh -c 'trap \"sleep 0.5; exit 0\" TERM; while :; do sleep 0.02; done'\n",
-                ready.display()
+                 slow: sh -c 'trap \"sleep 0.5; exit 0\" TERM; : > {}; while :; do sleep 0.02; done'\n",
+                fast.display(),
+                slow.display()
             ),
         )
         .unwrap();
         let mut run = Run::start(how, &["--procfile", procfile.to_str().unwrap()]);
         let started = std::time::Instant::now();
-        while !ready.exists() {
+        while !(fast.exists() && slow.exists()) {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "{how:?}: never ready"
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        run.expect("side program 'slow' started");
         run.signal(libc::SIGTERM);
         finish(&mut run, 3);
     }
