@@ -5,7 +5,6 @@
 
 use std::process::Stdio;
 
-use crate::require;
 use crate::support::{As, Bounded, TempDir, both, command, testkit};
 
 fn output(how: As, args: &[&str]) -> Vec<String> {
@@ -114,22 +113,36 @@ fn without_a_terminal_nothing_changes() {
     assert_eq!(output(As::Plain, &["--", &kit, "tty"]), ["no tty"]);
 }
 
-#[test]
-fn with_a_terminal_the_child_gets_the_foreground() {
-    // script(1) runs preflight on a new pty, as its session's foreground.
-    require!(
-        crate::support::have_program("script"),
-        "script(1) is not installed"
-    );
-    let kit = testkit();
-    let bin = crate::support::bin();
-    let line = format!("{} -- {kit} tty", bin.display());
+/// Run preflight with `args` (a shell line) on a new pty, as its session's
+/// foreground (script(1)); its stdout. None without script(1).
+fn on_a_terminal(args: &str) -> Option<String> {
+    if !crate::support::have_program("script") {
+        crate::support::skip("script(1) is not installed");
+        return None;
+    }
+    let line = format!("{} {args}", crate::support::bin().display());
     let out = std::process::Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .stdin(Stdio::null())
         .bounded_output();
-    let got = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// What the testkit's `tty` said in `out`, among other lines.
+fn tty_says(out: &str) -> Vec<&str> {
+    out.lines()
+        .map(str::trim_end)
+        .filter(|l| ["foreground", "background", "no tty"].contains(l))
+        .collect()
+}
+
+#[test]
+fn with_a_terminal_the_child_gets_the_foreground() {
+    let kit = testkit();
+    let Some(got) = on_a_terminal(&format!("-- {kit} tty")) else {
+        return;
+    };
     assert_eq!(got.trim_end(), "foreground", "{got:?}");
 }
 
@@ -137,59 +150,26 @@ fn with_a_terminal_the_child_gets_the_foreground() {
 fn with_a_terminal_a_side_program_leaves_the_foreground_to_the_main_command() {
     // Side programs start after the main command and must not take the
     // terminal from it: half a second later the main command still has it.
-    require!(
-        crate::support::have_program("script"),
-        "script(1) is not installed"
-    );
     let kit = testkit();
-    let bin = crate::support::bin();
-    let line = format!(
-        "{} --also 'side: {kit} wait-stdin' -- sh -c 'sleep 0.5; exec {kit} tty'",
-        bin.display()
-    );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::null())
-        .bounded_output();
-    let got = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    let said: Vec<&str> = got
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| ["foreground", "background", "no tty"].contains(l))
-        .collect();
-    assert_eq!(said, ["foreground"], "{got:?}");
+    let args = format!("--also 'side: {kit} wait-stdin' -- sh -c 'sleep 0.5; exec {kit} tty'");
+    let Some(got) = on_a_terminal(&args) else {
+        return;
+    };
+    assert_eq!(tty_says(&got), ["foreground"], "{got:?}");
 }
 
 #[test]
 fn with_a_terminal_and_no_main_command_no_program_takes_the_foreground() {
     // A Procfile alone: preflight keeps the terminal (Ctrl-C reaches it and
     // it tells every program), no side program takes it.
-    require!(
-        crate::support::have_program("script"),
-        "script(1) is not installed"
-    );
     let dir = TempDir::new();
     let procfile = dir.join("Procfile");
     let kit = testkit();
     std::fs::write(&procfile, format!("a: sh -c 'sleep 0.2; exec {kit} tty'\n")).unwrap();
-    let line = format!(
-        "{} --procfile {}",
-        crate::support::bin().display(),
-        procfile.display()
-    );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::null())
-        .bounded_output();
-    let got = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    let said: Vec<&str> = got
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| ["foreground", "background", "no tty"].contains(l))
-        .collect();
-    assert_eq!(said, ["background"], "{got:?}");
+    let Some(got) = on_a_terminal(&format!("--procfile {}", procfile.display())) else {
+        return;
+    };
+    assert_eq!(tty_says(&got), ["background"], "{got:?}");
 }
 
 #[test]
