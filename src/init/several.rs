@@ -101,8 +101,6 @@ pub struct Supervisor<'a> {
     shrink_at: Option<Instant>,
     /// Children re-parented to us that already got TERM.
     signaled: Vec<i32>,
-    /// What already got KILL in this stop: groups (negative) and children.
-    killed: Vec<i32>,
     /// Processes a "sending KILL" line named already.
     named: Vec<i32>,
     none_left: bool,
@@ -152,7 +150,6 @@ pub fn run(
         main_kill_at: None,
         shrink_at: Some(Instant::now() + SHRINK_AFTER),
         signaled: Vec::new(),
-        killed: Vec::new(),
         named: Vec::new(),
         none_left: false,
     };
@@ -379,10 +376,9 @@ impl Supervisor<'_> {
 
     fn on_child(&mut self) {
         let mut ended = Vec::new();
-        let (signaled, killed, named) = (&mut self.signaled, &mut self.killed, &mut self.named);
+        let (signaled, named) = (&mut self.signaled, &mut self.named);
         self.none_left = reap::drain_all(|pid, status| {
             signaled.retain(|p| *p != pid);
-            killed.retain(|p| *p != pid);
             named.retain(|p| *p != pid);
             ended.push((pid, status));
         });
@@ -518,10 +514,9 @@ impl Supervisor<'_> {
         self.term_at = Some(now);
         self.kill_at = Some(now + self.opts.grace);
         self.signaled.clear();
-        self.killed.clear();
     }
 
-    /// TERM or KILL (once each) to what is left of programs that ended:
+    /// TERM (once each) or KILL to what is left of programs that ended:
     /// their groups, and every child of ours that is not a running program.
     fn signal_leftovers(&mut self, sig: i32) {
         let running: Vec<i32> = self.programs.iter().filter_map(|p| p.pid).collect();
@@ -532,13 +527,10 @@ impl Supervisor<'_> {
             .filter_map(|p| p.group)
             .collect();
         // A child still in an ended program's group gets that group's
-        // signal: named on its own too, it would get the signal twice. So
-        // does one in a group that got the KILL already (see `on_clock`).
+        // signal: named on its own too, it would get the signal twice.
         let in_groups = |pid: &i32| {
-            nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(*pid))).is_ok_and(|g| {
-                let g = g.as_raw();
-                groups.contains(&g) || (sig == libc::SIGKILL && self.killed.contains(&-g))
-            })
+            nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(*pid)))
+                .is_ok_and(|g| groups.contains(&g.as_raw()))
         };
         let mut who: Vec<i32> = procs::children()
             .into_iter()
@@ -551,8 +543,6 @@ impl Supervisor<'_> {
             who.retain(|w| !self.signaled.contains(w));
             self.signaled.extend(&who);
         } else {
-            who.retain(|w| !self.killed.contains(w));
-            self.killed.extend(&who);
             self.log_kill(&who);
         }
         for pid in who {
@@ -606,10 +596,9 @@ impl Supervisor<'_> {
                     .filter_map(|p| p.pid.map(|pid| -pid))
                     .collect();
                 self.log_kill(&groups);
-                for &g in &groups {
+                for g in groups {
                     send(g, libc::SIGKILL);
                 }
-                self.killed.extend(groups);
                 self.signal_leftovers(libc::SIGKILL);
             }
             Stage::Kill if main_running => self.kill_at = None,
